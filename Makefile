@@ -1,0 +1,66 @@
+# The one entry point. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+# `make test` talks to real PostgreSQL and Redis (the local servers unless told otherwise).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consult
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+PYTEST_ARGS ?= -n 2
+
+.PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Embedded mode unless DATABASE_URL/REDIS_URL are set. Demo data is loaded on the first run.
+run: migrate
+	@if [ ! -f .demo-loaded ] && $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then \
+		$(BIN)/python manage.py seed_demo && touch .demo-loaded; fi
+	DEBUG=$${DEBUG:-1} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+test: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/pytest $(PYTEST_ARGS) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker: $(STAMP)
+	$(BIN)/celery -A config worker --loglevel=info --concurrency=2
+
+beat: $(STAMP)
+	$(BIN)/celery -A config beat --loglevel=info
+
+schema: $(STAMP)
+	$(BIN)/python manage.py spectacular --file schema.yml --validate
+
+check-deploy: $(STAMP)
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} ALLOWED_HOSTS=example.com \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+compose-check:
+	docker-compose config -q
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .demo-loaded

@@ -1,0 +1,145 @@
+"""Every 4xx/5xx answer of the API is `{"code", "detail"}` (+ `"fields"` for 400 `invalid`).
+
+Services raise `ApiError` (or a subclass) with the contract's code; DRF's own exceptions are
+mapped here to the contract's codes; Django's 404/500 pages are JSON on `/api/` paths.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An error with a stable contract code: `raise ApiError(409, "email_taken", "...")`."""
+
+    def __init__(self, status_code: int, code: str, detail: str, *, headers: dict | None = None):
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.headers = headers or {}
+
+
+# DRF's default codes, renamed where the contract names them differently.
+_CODE_FOR = {
+    "parse_error": "invalid",
+    "authentication_failed": "not_authenticated",
+    "method_not_allowed": "method_not_allowed",
+    "unsupported_media_type": "unsupported_media_type",
+    "not_acceptable": "not_acceptable",
+}
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_message(value)
+        return "Invalid input."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid input."
+    return str(detail)
+
+
+def _messages(detail: Any) -> Any:
+    """Validation detail as plain strings: {field: [msg, ...]} (nested for nested fields)."""
+    if isinstance(detail, dict):
+        return {key: _messages(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [str(item) for item in detail]
+        return [_messages(item) for item in detail]
+    return [str(detail)]
+
+
+def error_body(code: str, detail: str, fields: Any = None) -> dict:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's handler500 answers JSON and logs it
+
+    if isinstance(exc, ApiError):
+        response.data = error_body(exc.code, str(exc.detail))
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _messages(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields}
+        response.data = error_body("invalid", _first_message(exc.detail), fields)
+        return response
+
+    if isinstance(exc, exceptions.Throttled):
+        wait = exc.wait
+        response.data = error_body("throttled", "Too many requests. Try again later.")
+        response["Retry-After"] = str(max(1, int(wait or 1) if wait is not None else 1))
+        return response
+
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    code = codes if isinstance(codes, str) else _first_message(codes)
+    # simplejwt's InvalidToken carries a dict detail: {"detail", "code", "messages"}
+    if isinstance(detail, dict) and "code" in detail:
+        code = str(detail["code"])
+        detail = detail.get("detail", "Token is invalid.")
+    response.data = error_body(_CODE_FOR.get(code, code), _first_message(detail))
+    return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_500(request: HttpRequest):
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "A server error occurred."), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None):
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)

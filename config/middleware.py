@@ -1,0 +1,48 @@
+"""HTTP plumbing for the API that must run before URL resolution."""
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+from config.errors import error_body
+
+
+class ApiPathMiddleware:
+    """Accepts every `/api/` path with or without its trailing slash, and refuses a body that
+    announces itself as too large before anything reads it (413 `payload_too_large`).
+
+    Routes are declared without the slash (as CONTRACT.md writes them); the slash, if any, is
+    dropped here rather than declaring every route twice.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        path = request.path_info
+        if path.startswith("/api/"):
+            if len(path) > 1 and path.endswith("/"):
+                request.path_info = path.rstrip("/")
+                request.path = request.path.rstrip("/")
+            too_large = self._too_large(request)
+            if too_large is not None:
+                return too_large
+        return self.get_response(request)
+
+    @staticmethod
+    def _too_large(request: HttpRequest) -> JsonResponse | None:
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            return JsonResponse(
+                error_body("invalid", "Content-Length is not a number."), status=400
+            )
+        limit = settings.API_MAX_BODY_BYTES
+        if request.content_type == "multipart/form-data":
+            limit = settings.MAX_UPLOAD_BYTES + 64 * 1024
+        if length > limit:
+            return JsonResponse(
+                error_body("payload_too_large", f"The request body exceeds {limit} bytes."),
+                status=413,
+            )
+        return None

@@ -1,0 +1,304 @@
+"""One settings module, read from the environment (see README "Configuration").
+
+Two ways to run, chosen by the environment alone:
+
+* embedded (no DATABASE_URL / REDIS_URL): SQLite file, in-memory channel layer, local-memory
+  cache, Celery tasks run eagerly and an in-process ticker drives billing;
+* services: PostgreSQL through psycopg 3, Redis for the channel layer, cache, locks and the
+  Celery broker.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_rate, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
+SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET if DEBUG else None)
+if SECRET_KEY is None:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
+REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
+EMBEDDED = DATABASE_URL is None and REDIS_URL is None
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "accounts",
+    "wallets",
+    "consultants",
+    "consultations",
+    "chat",
+    "reviews",
+    "earnings",
+]
+
+MIDDLEWARE = [
+    "config.middleware.ApiPathMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+APPEND_SLASH = False
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+if DATABASE_URL:
+    _db = environ.Env.db_url_config(DATABASE_URL)
+    if _db["ENGINE"].endswith("postgresql"):
+        _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+        _db["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": _db}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Several threads (the ticker, daphne's sync workers) write to one file.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, channel layer, Celery -------------------------------------------------------------
+KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "consult")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": KEY_PREFIX,
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
+                "capacity": 1000,
+                "expiry": 60,
+            },
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    # No broker in the embedded mode: tasks run in the calling process.
+    CELERY_TASK_ALWAYS_EAGER = True
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50, minimum=1)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+
+# --- Auth -------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 15, minimum=1)
+JWT_REFRESH_DAYS = env_int("JWT_REFRESH_DAYS", 7, minimum=1)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+
+# Lockout: LOGIN_MAX_FAILURES failed logins for one email within LOGIN_LOCKOUT_SECONDS lock it
+# for LOGIN_LOCKOUT_SECONDS.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+
+# --- REST framework ---------------------------------------------------------------------------
+THROTTLE_RATE_ANON = env_rate("THROTTLE_RATE_ANON", "100/min")
+THROTTLE_RATE_USER = env_rate("THROTTLE_RATE_USER", "1000/min")
+THROTTLE_RATE_AUTH = env_rate("THROTTLE_RATE_AUTH", "20/min")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.CursorPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": THROTTLE_RATE_ANON,
+        "user": THROTTLE_RATE_USER,
+        "auth": THROTTLE_RATE_AUTH,
+    },
+    "EXCEPTION_HANDLER": "config.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Consultation platform API",
+    "DESCRIPTION": (
+        "Paid, real-time consultations billed by the second. Money is integer paise. "
+        "Every error body is {code, detail} (+ fields on 400 invalid)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# Request bodies: JSON bodies over API_MAX_BODY_BYTES answer 413 `payload_too_large`; multipart
+# uploads may reach MAX_UPLOAD_BYTES.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Payments ---------------------------------------------------------------------------------
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "local")
+if PAYMENT_GATEWAY not in {"local", "razorpay"}:
+    raise ImproperlyConfigured(f"PAYMENT_GATEWAY={PAYMENT_GATEWAY!r}: use local or razorpay")
+RAZORPAY_KEY_ID = env_str(
+    "RAZORPAY_KEY_ID", "rzp_test_local" if PAYMENT_GATEWAY == "local" else None
+)
+RAZORPAY_KEY_SECRET = env_str(
+    "RAZORPAY_KEY_SECRET", "local-key-secret" if PAYMENT_GATEWAY == "local" else None
+)
+RAZORPAY_WEBHOOK_SECRET = env_str(
+    "RAZORPAY_WEBHOOK_SECRET", "local-webhook-secret" if PAYMENT_GATEWAY == "local" else None
+)
+if PAYMENT_GATEWAY == "razorpay" and not (
+    RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET
+):
+    raise ImproperlyConfigured(
+        "PAYMENT_GATEWAY=razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and "
+        "RAZORPAY_WEBHOOK_SECRET"
+    )
+CURRENCY = "INR"
+
+# --- Billing and consultations (CONTRACT.md "Settings that change behaviour") ----------------
+BILLING_TICK_SECONDS = env_int("BILLING_TICK_SECONDS", 10, minimum=1, maximum=3600)
+MIN_MINUTES = env_int("MIN_MINUTES", 5, minimum=0, maximum=1440)
+PLATFORM_COMMISSION_PERCENT = env_int("PLATFORM_COMMISSION_PERCENT", 20, minimum=0, maximum=100)
+RING_TIMEOUT_SECONDS = env_int("RING_TIMEOUT_SECONDS", 60, minimum=1)
+PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 15, minimum=0)
+DISCONNECT_TIMEOUT_SECONDS = env_int("DISCONNECT_TIMEOUT_SECONDS", 120, minimum=1)
+# The highest per-minute rate a consultant may ask, in paise (default Rs 10,000 a minute).
+MAX_RATE_PER_MINUTE = env_int("MAX_RATE_PER_MINUTE", 1_000_000, minimum=1)
+BILLING_BATCH_SIZE = env_int("BILLING_BATCH_SIZE", 500, minimum=1)
+# Embedded mode only: run the billing ticker inside the server process.
+EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
+
+# --- Real time ----------------------------------------------------------------------------------
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 8 * 1024, minimum=256)
+WS_RATE_LIMIT_PER_SECOND = env_int("WS_RATE_LIMIT_PER_SECOND", 20, minimum=1)
+STUN_URLS = env_list("STUN_URLS", ["stun:stun.l.google.com:19302"])
+TURN_URLS = env_list("TURN_URLS", [])
+TURN_SECRET = env_str("TURN_SECRET", "")
+TURN_CREDENTIAL_TTL_SECONDS = env_int("TURN_CREDENTIAL_TTL_SECONDS", 3600, minimum=60)
+
+# --- I18N, static, media ----------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = env_str("TIME_ZONE", "Asia/Kolkata")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded documents are private: stored outside any served path and shown only in the admin.
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(BASE_DIR / "private_media")) or "")
+
+# --- Security (production) ----------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,26 @@
+"""The error envelope and HTTP plumbing every endpoint shares."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_unknown_api_path_answers_json_404(api):
+    response = api.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_a_body_announced_too_large_answers_413_before_it_is_read(api, settings):
+    settings.API_MAX_BODY_BYTES = 2048
+    response = api.post("/api/v1/auth/login", data="x" * 4096, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_a_non_numeric_content_length_is_invalid(client):
+    response = client.generic(
+        "POST", "/api/v1/auth/login", "{}", CONTENT_LENGTH="abc", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("wallets.urls")),
+    path("api/v1/", include("consultants.urls")),
+    path("api/v1/", include("consultations.urls")),
+    path("api/v1/", include("chat.urls")),
+    path("api/v1/", include("reviews.urls")),
+    path("api/v1/", include("earnings.urls")),
+]
+
+handler400 = "config.errors.json_400"
+handler403 = "config.errors.json_403"
+handler404 = "config.errors.json_404"
+handler500 = "config.errors.json_500"

@@ -1,0 +1,1 @@
+"""Models of the consultants app (its issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Models of the consultations app (its issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Models of the earnings app (its issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Models of the reviews app (its issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Models of the wallets app (its issue fills this in)."""
