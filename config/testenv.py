@@ -1,9 +1,9 @@
 """A pytest plugin loaded with `-p config.testenv` (pyproject), before Django is set up.
 
 It sets what the settings module must see at import: DEBUG on (no HTTPS redirect for the test
-client) and, under xdist, a Redis database number of the worker's own (REDIS_URL's plus the worker's index), so workers never see
-each other's cache keys, locks or channel-layer groups (each already gets its own test
-database from pytest-django).
+client) and, under xdist, a Redis database number of the worker's own (REDIS_URL's number plus
+the worker's index), so workers never see each other's cache keys, locks or channel-layer
+groups (each already gets its own test database from pytest-django).
 """
 
 import os
