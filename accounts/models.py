@@ -48,6 +48,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT)
     mfa_secret = models.CharField(max_length=64, blank=True, default="")
     mfa_enabled = models.BooleanField(default=False)
+    # The TOTP time step of the last one-time code accepted: a code is good once (RFC 6238 5.2).
+    mfa_last_counter = models.BigIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,300 @@
+"""Accounts API (CONTRACT.md "Accounts"): thin views over `accounts.services`."""
+
+import re
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import Role, User
+from accounts.throttling import AuthRateThrottle
+from accounts.tokens import TokenPair, issue_tokens
+from config.schema import error_responses
+
+# --- Fields -------------------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: numbers are not quietly turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+class PhoneField(StrictCharField):
+    """An international phone number: an optional +, then 7 to 15 digits; spaces, dots,
+    dashes and brackets are dropped."""
+
+    default_error_messages = {"invalid_phone": "Enter a phone number: + and 7 to 15 digits."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = _PHONE_SEPARATORS.sub("", super().to_internal_value(data))
+        if value and not _PHONE.match(value):
+            self.fail("invalid_phone")
+        return value
+
+
+def otp_field(**kwargs) -> StrictCharField:
+    return StrictCharField(
+        max_length=16, help_text="The 6-digit code of the authenticator app.", **kwargs
+    )
+
+
+# --- Serializers --------------------------------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "phone", "role", "mfa_enabled", "date_joined"]
+        read_only_fields = fields
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
+    name = StrictCharField(max_length=150)
+    role = serializers.ChoiceField(choices=[Role.CLIENT.value, Role.CONSULTANT.value])
+    phone = PhoneField(required=False, allow_blank=True, default="")
+    category = serializers.SlugField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The consultant's category slug (see GET /categories); ignored for clients.",
+    )
+
+    def validate(self, attrs):
+        candidate = User(email=attrs["email"], name=attrs["name"], phone=attrs.get("phone", ""))
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer):
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
+    otp = otp_field(required=False, allow_blank=True, allow_null=True)
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = StrictCharField(max_length=4096)
+
+
+class OtpSerializer(serializers.Serializer):
+    otp = otp_field()
+
+
+class AuthResponseSerializer(serializers.Serializer):
+    user = UserSerializer()
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class MfaSetupResponseSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32 TOTP secret.")
+    otpauth_url = serializers.CharField(help_text="otpauth:// URL for a QR code.")
+
+
+def _auth_body(user: User, tokens: TokenPair) -> dict:
+    return {"user": UserSerializer(user).data, "access": tokens.access, "refresh": tokens.refresh}
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+
+class PublicAuthView(APIView):
+    """No authentication (a stale Authorization header must not stop a login), AllowAny, and
+    the `auth` throttle on top of the defaults."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, AuthRateThrottle]
+
+
+_AUTH_ERRORS = {401: "not_authenticated", 405: "method_not_allowed"}
+_PUBLIC_ERRORS = {405: "method_not_allowed", 429: "throttled"}
+
+
+class RegisterView(PublicAuthView):
+    @extend_schema(
+        operation_id="auth_register",
+        tags=["auth"],
+        request=RegisterSerializer,
+        responses={
+            201: AuthResponseSerializer,
+            **error_responses({400: "invalid", 409: "email_taken", **_PUBLIC_ERRORS}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.register_user(**serializer.validated_data)
+        return Response(_auth_body(user, issue_tokens(user)), status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicAuthView):
+    @extend_schema(
+        operation_id="auth_login",
+        tags=["auth"],
+        request=LoginSerializer,
+        responses={
+            200: AuthResponseSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: ["invalid_credentials", "mfa_required", "invalid_otp"],
+                    423: "account_locked",
+                    **_PUBLIC_ERRORS,
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, tokens = services.login(**serializer.validated_data)
+        return Response(_auth_body(user, tokens))
+
+
+class RefreshView(PublicAuthView):
+    @extend_schema(
+        operation_id="auth_refresh",
+        tags=["auth"],
+        request=RefreshSerializer,
+        responses={
+            200: TokenPairSerializer,
+            **error_responses({400: "invalid", 401: "token_not_valid", **_PUBLIC_ERRORS}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens = services.refresh_tokens(**serializer.validated_data)
+        return Response({"access": tokens.access, "refresh": tokens.refresh})
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        operation_id="auth_logout",
+        tags=["auth"],
+        request=RefreshSerializer,
+        responses={
+            204: OpenApiResponse(description="The refresh token is blacklisted."),
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: ["not_authenticated", "token_not_valid"],
+                    405: "method_not_allowed",
+                }
+            ),
+        },
+        description=(
+            "Blacklists the given refresh token. A refresh token that is invalid, already used "
+            "or logged out, or that belongs to another user answers 401 `token_not_valid`."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.logout(user=request.user, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(
+        operation_id="auth_me",
+        tags=["auth"],
+        responses={200: UserSerializer, **error_responses(_AUTH_ERRORS)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+
+class MfaSetupView(APIView):
+    @extend_schema(
+        operation_id="auth_mfa_setup",
+        tags=["auth"],
+        request=None,
+        responses={
+            200: MfaSetupResponseSerializer,
+            **error_responses({**_AUTH_ERRORS, 409: "mfa_already_enabled"}),
+        },
+        description="Stores a new TOTP secret; MFA is on only after `mfa/enable`.",
+    )
+    def post(self, request: Request) -> Response:
+        secret, url = services.setup_mfa(user=request.user)
+        return Response({"secret": secret, "otpauth_url": url})
+
+
+class MfaEnableView(APIView):
+    @extend_schema(
+        operation_id="auth_mfa_enable",
+        tags=["auth"],
+        request=OtpSerializer,
+        responses={
+            200: UserSerializer,
+            **error_responses(
+                {
+                    400: ["invalid", "invalid_otp"],
+                    **_AUTH_ERRORS,
+                    409: ["mfa_already_enabled", "mfa_not_set_up"],
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OtpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.enable_mfa(user=request.user, **serializer.validated_data)
+        return Response(UserSerializer(user).data)
+
+
+class MfaDisableView(APIView):
+    @extend_schema(
+        operation_id="auth_mfa_disable",
+        tags=["auth"],
+        request=OtpSerializer,
+        responses={
+            200: UserSerializer,
+            **error_responses(
+                {400: ["invalid", "invalid_otp"], **_AUTH_ERRORS, 409: "mfa_not_enabled"}
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OtpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.disable_mfa(user=request.user, **serializer.validated_data)
+        return Response(UserSerializer(user).data)
