@@ -27,3 +27,44 @@ def error_responses(codes: dict[int, str | list[str]]) -> dict[int, OpenApiRespo
 
 
 __all__ = ["ErrorSerializer", "error_responses", "inline_serializer"]
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def document_common_errors(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the errors any operation can answer, documented
+    once here instead of on every view: 429 everywhere, 401 where a token is required, and 400
+    (malformed JSON), 413 and 415 wherever a body is read."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "detail": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": True},
+            },
+            "required": ["code", "detail"],
+        },
+    )
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses.setdefault("429", _error("`throttled`, with a Retry-After header."))
+            security = operation.get("security")
+            anonymous_allowed = security is None or {} in security or not security
+            if not anonymous_allowed:
+                responses.setdefault("401", _error("`not_authenticated`, `token_not_valid`"))
+            if "requestBody" in operation:
+                responses.setdefault("400", _error("`invalid` (also for malformed JSON)"))
+                responses.setdefault("413", _error("`payload_too_large`"))
+                responses.setdefault("415", _error("`unsupported_media_type`"))
+    return result

@@ -217,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.document_common_errors",
+    ],
 }
 
 # Request bodies: JSON bodies over API_MAX_BODY_BYTES answer 413 `payload_too_large`; multipart
