@@ -1,1 +1,359 @@
-"""Models of the wallets app (its issue fills this in)."""
+"""Wallets: a double-entry ledger in paise, payments through the gateway, refunds.
+
+Design overview
+---------------
+* An `Account` is one book of the ledger: a user's wallet (`kind=user_wallet`, one per user) or
+  a system account (platform revenue, gateway clearing, payouts in flight, adjustments), one per
+  kind. Sign convention: what the platform owes a user is positive on that user's wallet; the
+  money sitting at the gateway is negative on `gateway_clearing`. The sum of every account's
+  balance is therefore always zero.
+* A `LedgerTransaction` is one movement of money: two or more `LedgerEntry` legs whose amounts
+  sum to zero. Every transaction has a unique idempotency key, so a retried request, a
+  duplicated webhook or a repeated task finds the key and moves nothing.
+* `Account.balance` caches the sum of the account's entries (written under a row lock by the
+  services); `Account.held` is what open `Hold`s reserve. `available = balance - held`.
+* Entries are never updated or deleted: a mistake is mended by a reversing transaction.
+
+What PostgreSQL enforces by itself (the migrations create the triggers):
+`ledger_transaction_balanced` (a deferred constraint trigger: the legs of a transaction sum to
+zero at commit), `ledger_entry_immutable` (UPDATE/DELETE of an entry is refused),
+`wallet_balance_non_negative`, `wallet_held_non_negative`, `wallet_held_within_balance`,
+unique idempotency keys. The services check each rule in Python first so a user gets a clean
+error code, never an `IntegrityError`.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class AccountKind(models.TextChoices):
+    USER_WALLET = "user_wallet", "User wallet"
+    PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
+    GATEWAY_CLEARING = "gateway_clearing", "Gateway clearing"
+    PAYOUTS_IN_FLIGHT = "payouts_in_flight", "Payouts in flight"
+    PLATFORM_ADJUSTMENTS = "platform_adjustments", "Platform adjustments"
+
+
+SYSTEM_ACCOUNT_KINDS = [k.value for k in AccountKind if k != AccountKind.USER_WALLET]
+
+
+class EntryKind(models.TextChoices):
+    """The kind of one leg. The first six are what a user sees (CONTRACT.md `transaction`)."""
+
+    RECHARGE = "recharge", "Recharge"
+    CONSULTATION_CHARGE = "consultation_charge", "Consultation charge"
+    CONSULTATION_EARNING = "consultation_earning", "Consultation earning"
+    REFUND = "refund", "Refund"
+    PAYOUT = "payout", "Payout"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    # System legs.
+    COMMISSION = "commission", "Commission"
+    CLEARING = "clearing", "Gateway clearing"
+    PAYOUT_CLEARING = "payout_clearing", "Payout clearing"
+
+
+USER_ENTRY_KINDS = [
+    EntryKind.RECHARGE,
+    EntryKind.CONSULTATION_CHARGE,
+    EntryKind.CONSULTATION_EARNING,
+    EntryKind.REFUND,
+    EntryKind.PAYOUT,
+    EntryKind.ADJUSTMENT,
+]
+
+
+class Account(models.Model):
+    """A book of the ledger; for a user, their wallet (`wallets.services.wallet_for`)."""
+
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="wallet",
+    )
+    # Paise. The sum of this account's entries; written only by wallets.services under a lock.
+    balance = models.BigIntegerField(default=0)
+    # Paise reserved by open holds (consultations, payout requests).
+    held = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in AccountKind]), name="account_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=AccountKind.USER_WALLET) & Q(user__isnull=False))
+                | (~Q(kind=AccountKind.USER_WALLET) & Q(user__isnull=True)),
+                name="account_user_iff_user_wallet",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(user__isnull=True), name="system_account_one_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=AccountKind.USER_WALLET) | Q(balance__gte=0),
+                name="wallet_balance_non_negative",
+            ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_non_negative"),
+            models.CheckConstraint(
+                condition=~Q(kind=AccountKind.USER_WALLET) | Q(held__lte=F("balance")),
+                name="wallet_held_within_balance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == AccountKind.USER_WALLET:
+            return f"wallet of {self.user_id}"
+        return self.kind
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+    @property
+    def is_user_wallet(self) -> bool:
+        return self.kind == AccountKind.USER_WALLET
+
+
+class LedgerTransaction(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reference_type = models.CharField(max_length=32, blank=True, default="")
+    reference_id = models.CharField(max_length=64, blank=True, default="")
+    description = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reference_type", "reference_id"], name="ledger_txn_reference"),
+            models.Index(fields=["created_at"], name="ledger_txn_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key}"
+
+
+class LedgerEntry(models.Model):
+    """One leg. `id` is the public id of a user's `transaction` (CONTRACT.md)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=32, choices=EntryKind.choices)
+    amount = models.BigIntegerField()  # paise, signed: + credits the account, - debits it
+    balance_after = models.BigIntegerField()  # the account's balance right after this leg
+    created_at = models.DateTimeField()  # the transaction's, copied for the account's history
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_non_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="ledger_entry_account_time"),
+            models.Index(fields=["account", "kind"], name="ledger_entry_account_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} on {self.account_id}"
+
+    @property
+    def direction(self) -> str:
+        return "credit" if self.amount > 0 else "debit"
+
+
+class RefusedPosting(models.Model):
+    """A posting refused for insufficient funds: the refusal is sticky for its key."""
+
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=32)
+    code = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"refused {self.idempotency_key}"
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Hold(models.Model):
+    """Money reserved on a wallet; `Account.held` is the sum of open holds' `remaining`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = models.BigIntegerField()  # paise first reserved
+    remaining = models.BigIntegerField()  # paise still reserved
+    status = models.CharField(max_length=8, choices=HoldStatus.choices, default=HoldStatus.OPEN)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    reference_type = models.CharField(max_length=32, blank=True, default="")
+    reference_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")),
+                name="hold_remaining_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=HoldStatus.CLOSED) | Q(remaining=0),
+                name="hold_closed_holds_nothing",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account"], condition=Q(status="open"), name="hold_open_per_account"
+            ),
+            models.Index(fields=["reference_type", "reference_id"], name="hold_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.remaining}/{self.amount} on {self.account_id}"
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    CAPTURED = "captured", "Captured"
+    FAILED = "failed", "Failed"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+
+CREDITED_PAYMENT_STATUSES = [
+    PaymentStatus.CAPTURED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+    PaymentStatus.REFUNDED,
+]
+
+
+class Payment(models.Model):
+    """A wallet recharge through the gateway: one gateway order, credited at most once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    gateway = models.CharField(max_length=16, default="razorpay")
+    gateway_order_id = models.CharField(max_length=64, unique=True)
+    gateway_payment_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    amount = models.BigIntegerField()  # paise
+    amount_refunded = models.BigIntegerField(default=0)  # paise, refunds written (pending too)
+    currency = models.CharField(max_length=3, default="INR")
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount")),
+                name="payment_refunds_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in PaymentStatus]),
+                name="payment_status_known",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="payment_user_time")]
+
+    def __str__(self) -> str:
+        return f"payment {self.gateway_order_id} ({self.status})"
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.amount_refunded
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # written, money taken from the wallet, gateway not yet sure
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"  # the gateway refused: the wallet was credited back
+
+
+class Refund(models.Model):
+    """A refund of a payment back through the gateway.
+
+    The row (with its unique key) is committed before the gateway is called, so a retry after a
+    timeout finds it and asks the gateway about it instead of refunding a second time.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.BigIntegerField()  # paise
+    reason = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(
+        max_length=12, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    gateway_refund_id = models.CharField(max_length=64, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} of {self.payment_id} ({self.status})"
+
+    @property
+    def currency(self) -> str:
+        return settings.CURRENCY
+
+
+class WebhookEvent(models.Model):
+    """A gateway webhook, stored once by its event id (duplicates are answered and ignored)."""
+
+    event_id = models.CharField(max_length=128, unique=True)
+    event = models.CharField(max_length=64, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=64, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.event_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a money-moving POST, replayed for the same `Idempotency-Key`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=255)  # method and path of the request
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # null: in progress
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    locked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "scope", "key"], name="idempotency_key_unique_per_user_scope"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

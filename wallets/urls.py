@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from wallets import api
+
+urlpatterns = [
+    path("wallet", api.WalletView.as_view(), name="wallet"),
+    path("wallet/balance", api.WalletBalanceView.as_view(), name="wallet-balance"),
+    path("wallet/recharge", api.RechargeView.as_view(), name="wallet-recharge"),
+    path("wallet/recharge/verify", api.VerifyView.as_view(), name="wallet-recharge-verify"),
+    path("wallet/transactions", api.TransactionListView.as_view(), name="wallet-transactions"),
+    path("payments", api.PaymentListView.as_view(), name="payments"),
+    path("payments/razorpay/webhook", api.WebhookView.as_view(), name="razorpay-webhook"),
+    path("payments/<uuid:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
+]

@@ -1,0 +1,392 @@
+"""The wallet and payments API (CONTRACT.md "Wallet and payments"): thin views over services."""
+
+from __future__ import annotations
+
+import django_filters
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApiError
+from config.schema import error_responses
+from wallets import payments
+from wallets.idempotency import idempotent
+from wallets.models import USER_ENTRY_KINDS, LedgerEntry, Payment, Refund
+from wallets.services import wallet_for
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="1-255 characters. The same key with the same body returns the first answer "
+    "again; with another body, 409 `idempotency_key_reused`.",
+)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON integer: 100.5, "100" and true are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# --- Serializers ------------------------------------------------------------------------------
+
+
+class WalletSerializer(serializers.Serializer):
+    balance = serializers.IntegerField(help_text="Paise.")
+    held = serializers.IntegerField(help_text="Paise reserved for open consultations, payouts.")
+    available = serializers.IntegerField(help_text="balance - held, in paise.")
+    currency = serializers.CharField()
+
+
+def wallet_body(account) -> dict:
+    return {
+        "balance": account.balance,
+        "held": account.held,
+        "available": account.available,
+        "currency": settings.CURRENCY,
+    }
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    """CONTRACT.md `transaction`: one leg of the ledger on the user's wallet."""
+
+    kind = serializers.ChoiceField(choices=[k.value for k in USER_ENTRY_KINDS])
+    direction = serializers.ChoiceField(choices=["credit", "debit"])
+    amount = serializers.SerializerMethodField(help_text="Paise, always positive.")
+    currency = serializers.SerializerMethodField()
+    reference_type = serializers.CharField(source="transaction.reference_type")
+    reference_id = serializers.CharField(source="transaction.reference_id")
+    description = serializers.CharField(source="transaction.description")
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "kind",
+            "direction",
+            "amount",
+            "balance_after",
+            "currency",
+            "reference_type",
+            "reference_id",
+            "description",
+            "created_at",
+        ]
+
+    def get_amount(self, entry) -> int:
+        return abs(entry.amount)
+
+    def get_currency(self, entry) -> str:
+        return settings.CURRENCY
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "gateway",
+            "gateway_order_id",
+            "gateway_payment_id",
+            "amount",
+            "amount_refunded",
+            "currency",
+            "status",
+            "created_at",
+        ]
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    payment_id = serializers.UUIDField()
+    currency = serializers.CharField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment_id",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "gateway_refund_id",
+            "created_at",
+        ]
+
+
+class RechargeInSerializer(serializers.Serializer):
+    amount = StrictIntegerField(
+        min_value=payments.MIN_RECHARGE,
+        max_value=payments.MAX_RECHARGE,
+        help_text="Paise, 100 to 10,000,000.",
+    )
+
+
+class RechargeOutSerializer(serializers.Serializer):
+    payment_id = serializers.UUIDField()
+    gateway = serializers.CharField(help_text='Always "razorpay".')
+    gateway_order_id = serializers.CharField()
+    key_id = serializers.CharField(help_text="The Razorpay key id for checkout.")
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+
+
+class VerifyInSerializer(serializers.Serializer):
+    razorpay_order_id = serializers.CharField(max_length=64)
+    razorpay_payment_id = serializers.CharField(max_length=64)
+    razorpay_signature = serializers.CharField(max_length=128)
+
+
+class VerifyOutSerializer(serializers.Serializer):
+    payment_id = serializers.UUIDField()
+    status = serializers.CharField()
+    transaction = TransactionSerializer()
+    balance = serializers.IntegerField()
+
+
+class RefundInSerializer(serializers.Serializer):
+    amount = StrictIntegerField(min_value=1, max_value=payments.MAX_RECHARGE)
+    reason = serializers.CharField(max_length=255, allow_blank=True, required=False, default="")
+
+
+class WebhookOutSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+# --- Permissions ------------------------------------------------------------------------------
+
+
+class IsClient(BasePermission):
+    message = "Only clients can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_client)
+
+
+class IsAdmin(BasePermission):
+    message = "Only admins can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
+
+
+# --- Views ------------------------------------------------------------------------------------
+
+
+class WalletView(APIView):
+    @extend_schema(
+        operation_id="wallet_retrieve",
+        responses={200: WalletSerializer, **error_responses({401: "not_authenticated"})},
+    )
+    def get(self, request):
+        return Response(wallet_body(wallet_for(user=request.user)))
+
+
+class WalletBalanceView(WalletView):
+    @extend_schema(
+        operation_id="wallet_balance_retrieve",
+        responses={200: WalletSerializer, **error_responses({401: "not_authenticated"})},
+    )
+    def get(self, request):
+        return super().get(request)
+
+
+class RechargeView(APIView):
+    permission_classes = [IsClient]
+
+    @extend_schema(
+        request=RechargeInSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: RechargeOutSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    403: "permission_denied",
+                    409: ["idempotency_key_reused", "conflict"],
+                    502: "gateway_error",
+                }
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request):
+        incoming = RechargeInSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        payment = payments.create_recharge(
+            user=request.user, amount=incoming.validated_data["amount"]
+        )
+        body = {
+            "payment_id": payment.id,
+            "gateway": "razorpay",
+            "gateway_order_id": payment.gateway_order_id,
+            "key_id": settings.RAZORPAY_KEY_ID,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "status": payment.status,
+        }
+        return Response(RechargeOutSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class VerifyView(APIView):
+    permission_classes = [IsClient]
+
+    @extend_schema(
+        request=VerifyInSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: VerifyOutSerializer,
+            **error_responses(
+                {
+                    400: ["invalid", "invalid_signature"],
+                    401: "not_authenticated",
+                    403: "permission_denied",
+                    404: "not_found",
+                    409: ["idempotency_key_reused", "conflict"],
+                }
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request):
+        incoming = VerifyInSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        payment, entry = payments.verify_recharge(user=request.user, **incoming.validated_data)
+        body = {
+            "payment_id": payment.id,
+            "status": "captured",
+            "transaction": entry,
+            "balance": wallet_for(user=request.user).balance,
+        }
+        return Response(VerifyOutSerializer(body).data)
+
+
+class WebhookView(APIView):
+    """Razorpay's webhook: no user, no throttle; the signature over the raw body is the auth."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "X-Razorpay-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Hex HMAC-SHA256 of the raw body with the webhook secret.",
+            ),
+            OpenApiParameter(
+                "X-Razorpay-Event-Id",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The event's id: a repeated id is answered 200 and ignored.",
+            ),
+        ],
+        responses={
+            200: WebhookOutSerializer,
+            **error_responses({400: ["invalid_signature", "invalid"]}),
+        },
+    )
+    def post(self, request):
+        outcome = payments.handle_webhook(
+            body=request.body,
+            signature=request.headers.get("X-Razorpay-Signature", ""),
+            event_id=request.headers.get("X-Razorpay-Event-Id", ""),
+        )
+        return Response({"status": outcome})
+
+
+class TransactionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=[(k.value, k.label) for k in USER_ENTRY_KINDS])
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["kind", "created_after", "created_before"]
+
+
+class TransactionListView(generics.ListAPIView):
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+
+    def get_queryset(self):
+        return (
+            LedgerEntry.objects.filter(account__user=self.request.user)
+            .select_related("transaction")
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(
+        responses={
+            200: TransactionSerializer(many=True),
+            **error_responses({400: "invalid", 401: "not_authenticated"}),
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PaymentListView(generics.ListAPIView):
+    serializer_class = PaymentSerializer
+
+    def get_queryset(self):
+        return Payment.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(
+        responses={200: PaymentSerializer(many=True), **error_responses({401: "not_authenticated"})}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RefundView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        request=RefundInSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: RefundSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    402: "insufficient_balance",
+                    403: "permission_denied",
+                    404: "not_found",
+                    409: ["refund_exceeds_payment", "idempotency_key_reused", "conflict"],
+                }
+            ),
+        },
+    )
+    @idempotent
+    def post(self, request, payment_id):
+        incoming = RefundInSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        if not Payment.objects.filter(id=payment_id).exists():
+            raise ApiError(404, "not_found", "Not found.")
+        refund = payments.refund_payment(
+            payment_id=payment_id,
+            amount=incoming.validated_data["amount"],
+            reason=incoming.validated_data["reason"],
+            created_by=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
