@@ -1,6 +1,7 @@
 """Accounts API (CONTRACT.md "Accounts"): thin views over `accounts.services`."""
 
 import re
+from datetime import UTC
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -68,6 +69,9 @@ def otp_field(**kwargs) -> StrictCharField:
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # CONTRACT.md: timestamps in UTC (DRF would render them in TIME_ZONE, Asia/Kolkata).
+    date_joined = serializers.DateTimeField(read_only=True, default_timezone=UTC)
+
     class Meta:
         model = User
         fields = ["id", "email", "name", "phone", "role", "mfa_enabled", "date_joined"]

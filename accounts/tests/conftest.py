@@ -1,7 +1,7 @@
 import pyotp
 import pytest
 
-from accounts.tests.factories import ClientFactory, ConsultantUserFactory
+from accounts.tests.factories import ClientFactory, ConsultantUserFactory, sign_in
 
 
 @pytest.fixture
@@ -17,10 +17,7 @@ def consultant_user(db):
 @pytest.fixture
 def signed_in(api, client_user):
     """The API client, signed in as `client_user`."""
-    from accounts.tokens import issue_tokens
-
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(client_user).access}")
-    return api
+    return sign_in(api, client_user)
 
 
 @pytest.fixture

@@ -34,3 +34,12 @@ class AdminFactory(UserFactory):
     role = Role.ADMIN
     is_staff = True
     is_superuser = True
+
+
+def sign_in(api, user):
+    """Gives the APIClient `api` a fresh access token of `user` and returns it. Inside a
+    time_machine block the token is issued at the travelled-to time."""
+    from accounts.tokens import issue_tokens
+
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(user).access}")
+    return api
