@@ -33,6 +33,11 @@ _CODE_FOR = {
     "method_not_allowed": "method_not_allowed",
     "unsupported_media_type": "unsupported_media_type",
     "not_acceptable": "not_acceptable",
+    # simplejwt's JWTAuthentication: a header without a token, or a token whose user is gone
+    "bad_authorization_header": "not_authenticated",
+    "user_not_found": "token_not_valid",
+    "user_inactive": "token_not_valid",
+    "password_changed": "token_not_valid",
 }
 
 
