@@ -1,0 +1,500 @@
+"""Consultants over HTTP (CONTRACT.md "Consultants"): thin views over services and selectors.
+
+Choices the contract leaves open, made here:
+
+* `rates` lists only the channels offered: `{"chat": 2000, "voice": 3000}` means video is not
+  offered. In a PATCH, `rates` is the whole price list: a channel missing from it, or null, is
+  no longer offered (so GET, edit, PATCH round-trips).
+* `specialization=` and `language=` match one whole list item, case-insensitively; `search=`
+  matches substrings of the name, the bio and the specializations.
+* The default ordering is `-rating`; ties always break on `id`, so pages never overlap.
+* An unknown `category=` (filter or profile) is 400 `invalid` with `fields.category`.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, pagination, permissions, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApiError
+from config.schema import error_responses
+from consultants import selectors, services
+from consultants.models import (
+    Category,
+    Channel,
+    ConsultantDocument,
+    ConsultantProfile,
+    DocumentKind,
+)
+from consultants.pagination import KeysetPagination
+
+LIST_ITEM_MAX_LENGTH = 50
+LIST_MAX_ITEMS = 20
+_INT_LIMIT = 2**62  # beyond any rate; keeps every bound inside a PostgreSQL bigint
+
+
+# --- strict fields: JSON types are checked, not coerced --------------------------------------
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "A whole number is required (not a string or decimal)."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "true or false is required."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "A string is required."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TagListField(serializers.ListField):
+    """A short list of short strings: trimmed, no `|`, no duplicates (ignoring case)."""
+
+    child = StrictCharField(max_length=LIST_ITEM_MAX_LENGTH, allow_blank=False)
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("max_length", LIST_MAX_ITEMS)
+        kwargs.setdefault("allow_empty", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        items = super().to_internal_value(data)
+        if any("|" in item for item in items):
+            raise serializers.ValidationError("An item may not contain '|'.")
+        folded = [item.casefold() for item in items]
+        if len(set(folded)) != len(folded):
+            raise serializers.ValidationError("Items must not repeat.")
+        return items
+
+
+# --- serializers -------------------------------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name"]
+
+
+class RatesSerializer(serializers.Serializer):
+    """Paise per minute. A channel missing (or null) is not offered."""
+
+    chat = StrictIntegerField(
+        min_value=1, max_value=settings.MAX_RATE_PER_MINUTE, required=False, allow_null=True
+    )
+    voice = StrictIntegerField(
+        min_value=1, max_value=settings.MAX_RATE_PER_MINUTE, required=False, allow_null=True
+    )
+    video = StrictIntegerField(
+        min_value=1, max_value=settings.MAX_RATE_PER_MINUTE, required=False, allow_null=True
+    )
+
+    def to_internal_value(self, data: Any) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {c.value for c in Channel})
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Not a channel (chat, voice, video)."] for name in unknown[:5]}
+                )
+        return super().to_internal_value(data)
+
+    def to_representation(self, instance: ConsultantProfile) -> dict:
+        return instance.rates
+
+
+class ConsultantSerializer(serializers.ModelSerializer):
+    """The contract's `consultant`."""
+
+    user_id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(source="user.name", read_only=True)
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    specializations = serializers.ListField(child=serializers.CharField(), read_only=True)
+    languages = serializers.ListField(child=serializers.CharField(), read_only=True)
+    rates = RatesSerializer(source="*", read_only=True)
+    rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, coerce_to_string=False, read_only=True
+    )
+
+    class Meta:
+        model = ConsultantProfile
+        fields = [
+            "id",
+            "user_id",
+            "name",
+            "category",
+            "specializations",
+            "languages",
+            "bio",
+            "experience_years",
+            "rates",
+            "is_verified",
+            "is_online",
+            "is_busy",
+            "rating",
+            "rating_count",
+            "total_sessions",
+        ]
+        read_only_fields = fields
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    bio = StrictCharField(max_length=4000, allow_blank=True, trim_whitespace=True, required=False)
+    category = StrictCharField(max_length=50, required=False, help_text="A category's slug.")
+    specializations = TagListField(required=False)
+    languages = TagListField(required=False)
+    experience_years = StrictIntegerField(min_value=0, max_value=80, required=False)
+    rates = RatesSerializer(required=False)
+
+    def validate_category(self, slug: str) -> Category:
+        category = Category.objects.filter(slug=slug).first()
+        if category is None:
+            raise serializers.ValidationError("Unknown category.")
+        return category
+
+    def validate(self, attrs: dict) -> dict:
+        if "rates" in attrs:
+            attrs["rates"] = {k: v for k, v in attrs["rates"].items() if v is not None}
+        return attrs
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    is_online = StrictBooleanField()
+
+
+class VerifySerializer(serializers.Serializer):
+    is_verified = StrictBooleanField()
+    reason = StrictCharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="Why; required when is_verified is false.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["is_verified"] and not attrs.get("reason", "").strip():
+            raise serializers.ValidationError({"reason": ["A reason is required to reject."]})
+        return attrs
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsultantDocument
+        fields = ["id", "kind", "original_name", "content_type", "size", "uploaded_at"]
+        read_only_fields = fields
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    file = serializers.FileField(max_length=255, allow_empty_file=False)
+
+
+class DiscoveryQuerySerializer(serializers.Serializer):
+    category = serializers.SlugField(max_length=50, required=False)
+    specialization = serializers.CharField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
+    language = serializers.CharField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
+    online = serializers.BooleanField(required=False, allow_null=True, default=None)
+    min_rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, min_value=0, max_value=5, required=False
+    )
+    max_rate = serializers.IntegerField(min_value=0, max_value=_INT_LIMIT, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    search = serializers.CharField(max_length=100, required=False)
+    ordering = serializers.ChoiceField(
+        choices=sorted(selectors.ORDERINGS), default=selectors.DEFAULT_ORDERING
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        for name in ("specialization", "language"):
+            if "|" in attrs.get(name, ""):
+                raise serializers.ValidationError({name: ["May not contain '|'."]})
+        return attrs
+
+
+# --- permissions ---------------------------------------------------------------------------
+
+
+class IsConsultant(permissions.BasePermission):
+    message = "Only consultants may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_consultant)
+
+
+class IsAdmin(permissions.BasePermission):
+    message = "Only operators may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_admin or user.is_superuser))
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+class CategoryPagination(pagination.CursorPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("slug",)
+
+
+class CategoryListView(generics.ListAPIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    serializer_class = CategorySerializer
+    pagination_class = CategoryPagination
+    queryset = Category.objects.all()
+    filter_backends: list = []
+
+    @extend_schema(
+        operation_id="categories_list", summary="The consultant categories", tags=["consultants"]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+_DISCOVERY_PARAMETERS = [
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 100 (default 20)."),
+]
+
+
+class ConsultantPage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ConsultantSerializer(many=True)
+
+
+class ConsultantListView(APIView):
+    """Discovery: verified consultants only, filtered and ordered, keyset-paginated."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        operation_id="consultants_list",
+        summary="Find verified consultants",
+        tags=["consultants"],
+        parameters=[DiscoveryQuerySerializer, *_DISCOVERY_PARAMETERS],
+        responses={200: ConsultantPage, **error_responses({400: "invalid"})},
+    )
+    def get(self, request: Request) -> Response:
+        query = DiscoveryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        category_id = None
+        if params.get("category"):
+            category_id = services.category_by_slug(params["category"]).pk
+        filters = selectors.DiscoveryFilters(
+            category_id=category_id,
+            specialization=(params.get("specialization") or "").strip() or None,
+            language=(params.get("language") or "").strip() or None,
+            online=params.get("online"),
+            min_rating=params.get("min_rating"),
+            max_rate=params.get("max_rate"),
+            channel=params.get("channel"),
+            search=(params.get("search") or "").strip() or None,
+        )
+        paginator = KeysetPagination(
+            keys=selectors.sort_keys(params["ordering"]), name=params["ordering"]
+        )
+        rows = paginator.paginate_queryset(selectors.discover_consultants(filters=filters), request)
+        return paginator.get_paginated_response(ConsultantSerializer(rows, many=True).data)
+
+
+class ConsultantDetailView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        operation_id="consultants_retrieve",
+        summary="One verified consultant",
+        tags=["consultants"],
+        responses={200: ConsultantSerializer, **error_responses({404: "not_found"})},
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        profile = selectors.public_consultant(consultant_id=pk)
+        if profile is None:
+            raise ApiError(404, "not_found", "No such consultant.")
+        return Response(ConsultantSerializer(profile).data)
+
+
+class MyProfileView(APIView):
+    permission_classes = [IsConsultant]
+
+    @extend_schema(
+        operation_id="consultants_me_retrieve",
+        summary="My consultant profile",
+        tags=["consultants"],
+        responses={
+            200: ConsultantSerializer,
+            **error_responses({401: "not_authenticated", 403: "permission_denied"}),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        profile = services.profile_for(user=request.user)
+        return Response(ConsultantSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="consultants_me_update",
+        summary="Edit my consultant profile",
+        tags=["consultants"],
+        request=ProfileUpdateSerializer,
+        responses={
+            200: ConsultantSerializer,
+            **error_responses({400: "invalid", 401: "not_authenticated", 403: "permission_denied"}),
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        changes = ProfileUpdateSerializer(data=request.data)
+        changes.is_valid(raise_exception=True)
+        profile = services.profile_for(user=request.user)
+        profile = services.update_profile(profile=profile, changes=changes.validated_data)
+        return Response(ConsultantSerializer(profile).data)
+
+
+class MyAvailabilityView(APIView):
+    permission_classes = [IsConsultant]
+
+    @extend_schema(
+        operation_id="consultants_me_availability",
+        summary="Go online or offline",
+        description="Only a verified consultant can go online. Going offline ends nothing.",
+        tags=["consultants"],
+        request=AvailabilitySerializer,
+        responses={
+            200: ConsultantSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    403: ["consultant_not_verified", "permission_denied"],
+                }
+            ),
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        body = AvailabilitySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        profile = services.profile_for(user=request.user)
+        profile = services.set_availability(
+            profile=profile, is_online=body.validated_data["is_online"]
+        )
+        return Response(ConsultantSerializer(profile).data)
+
+
+class VerifyView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        operation_id="consultants_verify",
+        summary="Verify or reject a consultant (operators)",
+        description="Every decision is recorded (who, when, what, why). Rejecting needs a "
+        "`reason`; it also takes an online consultant offline.",
+        tags=["consultants"],
+        request=VerifySerializer,
+        responses={
+            200: ConsultantSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    403: "permission_denied",
+                    404: "not_found",
+                }
+            ),
+        },
+    )
+    def patch(self, request: Request, pk: Any) -> Response:
+        body = VerifySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        profile = ConsultantProfile.objects.filter(pk=pk).first()
+        if profile is None:
+            raise ApiError(404, "not_found", "No such consultant.")
+        profile = services.decide_verification(
+            profile=profile,
+            decided_by=request.user,
+            is_verified=body.validated_data["is_verified"],
+            reason=body.validated_data.get("reason", ""),
+            via="api",
+        )
+        return Response(ConsultantSerializer(profile).data)
+
+
+class DocumentPagination(pagination.CursorPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("-uploaded_at", "-id")
+
+
+class MyDocumentsView(generics.ListAPIView):
+    """Identity and qualification documents, for the operators' review. Never served back:
+    the list says what was sent, not where it is."""
+
+    permission_classes = [IsConsultant]
+    parser_classes = [MultiPartParser]
+    serializer_class = DocumentSerializer
+    pagination_class = DocumentPagination
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return ConsultantDocument.objects.filter(profile__user=self.request.user)
+
+    @extend_schema(
+        operation_id="consultants_me_documents_list",
+        summary="My uploaded documents",
+        tags=["consultants"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="consultants_me_documents_create",
+        summary="Upload a document for verification",
+        description=f"PDF, PNG or JPEG (read from the file itself), at most "
+        f"{settings.MAX_UPLOAD_BYTES} bytes.",
+        tags=["consultants"],
+        request={"multipart/form-data": DocumentUploadSerializer},
+        responses={
+            201: DocumentSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    403: "permission_denied",
+                    413: "payload_too_large",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = DocumentUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        profile = services.profile_for(user=request.user)
+        document = services.add_document(
+            profile=profile,
+            kind=body.validated_data["kind"],
+            upload=body.validated_data["file"],
+        )
+        return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
