@@ -59,6 +59,7 @@ def wallet_body(account) -> dict:
 class TransactionSerializer(serializers.ModelSerializer):
     """CONTRACT.md `transaction`: one leg of the ledger on the user's wallet."""
 
+    id = serializers.UUIDField(source="public_id")
     kind = serializers.ChoiceField(choices=[k.value for k in USER_ENTRY_KINDS])
     direction = serializers.ChoiceField(choices=["credit", "debit"])
     amount = serializers.SerializerMethodField(help_text="Paise, always positive.")

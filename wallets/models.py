@@ -141,9 +141,11 @@ class LedgerTransaction(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """One leg. `id` is the public id of a user's `transaction` (CONTRACT.md)."""
+    """One leg. `public_id` is the `id` of a user's `transaction` (CONTRACT.md); `id` orders
+    the legs as they were posted (a batch posts many with one timestamp)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.BigAutoField(primary_key=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )

@@ -47,12 +47,12 @@ DROP FUNCTION IF EXISTS wallets_ledger_transaction_balanced();
 
 def create_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BALANCED)
+        schema_editor.execute(BALANCED, params=None)
 
 
 def drop_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(UNDO)
+        schema_editor.execute(UNDO, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,205 @@
+"""Operator screens: the ledger read-only, payments with refunds, "explain this balance"."""
+
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from config.errors import ApiError
+from wallets import payments
+from wallets.models import (
+    Account,
+    Hold,
+    IdempotencyRecord,
+    LedgerEntry,
+    LedgerTransaction,
+    Payment,
+    Refund,
+    WebhookEvent,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The books are written by services only: no add, change or delete here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["account", "kind", "amount", "balance_after", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "user", "balance", "held", "available", "explain"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "user__name", "user__id"]
+    list_select_related = ["user"]
+
+    @admin.display(description="Explain")
+    def explain(self, obj):
+        url = reverse("admin:wallets_account_explain", args=[obj.pk])
+        return format_html('<a href="{}">explain this balance</a>', url)
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:account_id>/explain/",
+                self.admin_site.admin_view(self.explain_view),
+                name="wallets_account_explain",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def explain_view(self, request, account_id: int):
+        """Every entry that makes up the balance, oldest first, with running totals."""
+        account = get_object_or_404(Account.objects.select_related("user"), pk=account_id)
+        entries = (
+            LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("id")
+        )
+        rows, running = [], 0
+        for entry in entries.iterator(chunk_size=2000):
+            running += entry.amount
+            rows.append({"entry": entry, "running": running, "ok": running == entry.balance_after})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Explain the balance of {account}",
+            "account": account,
+            "rows": rows,
+            "total": running,
+            "matches": running == account.balance,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/wallets/explain_balance.html", context)
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "idempotency_key", "reference_type", "reference_id", "created_at"]
+    list_filter = ["kind", "reference_type"]
+    search_fields = [
+        "idempotency_key",
+        "reference_id",
+        "entries__account__user__email",
+        "entries__account__user__name",
+    ]
+    inlines = [EntryInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "account", "kind", "amount", "balance_after", "created_at"]
+    list_filter = ["kind", "account__kind"]
+    search_fields = ["account__user__email", "account__user__name", "transaction__idempotency_key"]
+    list_select_related = ["account", "account__user"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "account",
+        "amount",
+        "remaining",
+        "status",
+        "reference_type",
+        "created_at",
+    ]
+    list_filter = ["status", "reference_type"]
+    search_fields = ["account__user__email", "reference_id", "idempotency_key"]
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ["amount", "status", "reason", "gateway_refund_id", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "user",
+        "amount",
+        "amount_refunded",
+        "status",
+        "gateway_order_id",
+        "gateway_payment_id",
+        "created_at",
+    ]
+    list_filter = ["status", "gateway"]
+    search_fields = ["user__email", "user__name", "gateway_order_id", "gateway_payment_id"]
+    list_select_related = ["user"]
+    inlines = [RefundInline]
+    actions = ["refund_remaining"]
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions to show; every field stays read-only.
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.action(description="Refund what is left of the selected payments")
+    def refund_remaining(self, request, queryset):
+        for payment in queryset:
+            if payment.refundable <= 0:
+                self.message_user(request, f"{payment}: nothing left to refund", messages.WARNING)
+                continue
+            try:
+                refund = payments.refund_payment(
+                    payment_id=payment.id,
+                    amount=payment.refundable,
+                    reason="Refunded by an operator from the admin",
+                    created_by=request.user,
+                )
+            except ApiError as exc:
+                self.message_user(request, f"{payment}: {exc.detail}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{payment}: refund of {refund.amount} paise is {refund.status}"
+                )
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["id", "payment", "amount", "status", "gateway_refund_id", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["payment__user__email", "payment__gateway_order_id", "gateway_refund_id"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "event", "outcome", "received_at"]
+    list_filter = ["event", "outcome"]
+    search_fields = ["event_id"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["user", "scope", "key", "status_code", "created_at"]
+    search_fields = ["user__email", "key"]

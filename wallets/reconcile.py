@@ -1,0 +1,184 @@
+"""Proves the books: every invariant of the ledger, checked from the database.
+
+`check_ledger()` is what `manage.py reconcile_ledger` runs and what the property-based tests
+call after every step. It reads in chunks of accounts, so a large ledger is never loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import CharField, Count, Q, Sum, Value
+from django.db.models.functions import Cast, Concat
+
+from wallets.models import (
+    CREDITED_PAYMENT_STATUSES,
+    Account,
+    AccountKind,
+    EntryKind,
+    Hold,
+    HoldStatus,
+    LedgerEntry,
+    LedgerTransaction,
+    Payment,
+    Refund,
+    RefundStatus,
+)
+
+CHUNK = 1000
+
+
+@dataclass
+class Report:
+    checked: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+
+def _sum(queryset, name: str = "amount") -> int:
+    return queryset.aggregate(total=Sum(name))["total"] or 0
+
+
+def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = CHUNK) -> Report:
+    report = Report()
+    say = progress or (lambda message: None)
+
+    # 1. Every transaction's legs sum to zero (and it has two legs or more).
+    unbalanced = (
+        LedgerEntry.objects.values("transaction_id")
+        .annotate(total=Sum("amount"), legs=Count("id"))
+        .filter(~Q(total=0) | Q(legs__lt=2))
+    )
+    for row in unbalanced[:1000]:
+        report.violations.append(
+            f"transaction {row['transaction_id']} has {row['legs']} legs summing to {row['total']}"
+        )
+    report.checked.append("every transaction's legs sum to zero")
+
+    # 2-4. Per account, in chunks: balance = sum of entries, last balance_after = balance,
+    # user wallets never negative, held = open holds, 0 <= held <= balance.
+    total_accounts = Account.objects.count()
+    done = 0
+    last_id = 0
+    while True:
+        accounts = list(Account.objects.filter(id__gt=last_id).order_by("id")[:chunk])
+        if not accounts:
+            break
+        ids = [a.id for a in accounts]
+        sums = dict(
+            LedgerEntry.objects.filter(account_id__in=ids)
+            .values_list("account_id")
+            .annotate(total=Sum("amount"))
+        )
+        holds = dict(
+            Hold.objects.filter(account_id__in=ids, status=HoldStatus.OPEN)
+            .values_list("account_id")
+            .annotate(total=Sum("remaining"))
+        )
+        for account in accounts:
+            entries_total = sums.get(account.id, 0)
+            if account.balance != entries_total:
+                report.violations.append(
+                    f"account {account.id} ({account}) balance {account.balance} != "
+                    f"its entries {entries_total}"
+                )
+            if account.held != holds.get(account.id, 0):
+                report.violations.append(
+                    f"account {account.id} ({account}) held {account.held} != open holds "
+                    f"{holds.get(account.id, 0)}"
+                )
+            if account.is_user_wallet and account.balance < 0:
+                report.violations.append(f"wallet {account.id} is negative: {account.balance}")
+            if account.held < 0 or (account.is_user_wallet and account.held > account.balance):
+                report.violations.append(
+                    f"wallet {account.id} holds {account.held} of {account.balance}"
+                )
+        last_entries = (
+            LedgerEntry.objects.filter(account_id__in=ids)
+            .order_by("account_id", "-id")
+            .distinct("account_id")
+            .values_list("account_id", "balance_after")
+            if _postgres()
+            else []
+        )
+        balances = {a.id: a.balance for a in accounts}
+        for account_id, balance_after in last_entries:
+            if balance_after != balances[account_id]:
+                report.violations.append(
+                    f"account {account_id}: last balance_after {balance_after} != balance "
+                    f"{balances[account_id]}"
+                )
+        done += len(accounts)
+        last_id = accounts[-1].id
+        say(f"accounts checked: {done}/{total_accounts}")
+    report.checked.append("every account's balance equals the sum of its entries")
+    report.checked.append("no user wallet is negative; 0 <= held <= balance")
+    report.checked.append("every account's held equals its open holds")
+
+    # 5. The books as a whole sum to zero.
+    grand = _sum(Account.objects.all(), "balance")
+    if grand != 0:
+        report.violations.append(f"the balances of all accounts sum to {grand}, not 0")
+    report.checked.append("all balances sum to zero")
+
+    # 6. Platform revenue is the commissions and nothing else.
+    revenue = Account.objects.filter(kind=AccountKind.PLATFORM_REVENUE, user__isnull=True).first()
+    if revenue is not None:
+        other = LedgerEntry.objects.filter(account=revenue).exclude(kind=EntryKind.COMMISSION)
+        if other.exists():
+            report.violations.append(
+                f"platform revenue has {other.count()} entries that are not commissions"
+            )
+        commissions = _sum(LedgerEntry.objects.filter(kind=EntryKind.COMMISSION))
+        if revenue.balance != commissions:
+            report.violations.append(
+                f"platform revenue {revenue.balance} != commissions {commissions}"
+            )
+    report.checked.append("platform revenue equals the commissions")
+
+    # 7. Captured payments equal recharges, refunds equal refund debits.
+    credited = Payment.objects.filter(status__in=CREDITED_PAYMENT_STATUSES)
+    captured = _sum(credited)
+    recharges = _sum(
+        LedgerEntry.objects.filter(kind=EntryKind.RECHARGE, account__kind=AccountKind.USER_WALLET)
+    )
+    if captured != recharges:
+        report.violations.append(f"captured payments {captured} != recharges {recharges}")
+    uncredited = credited.annotate(
+        key=Concat(Value("recharge:"), Cast("id", output_field=CharField()))
+    ).exclude(key__in=LedgerTransaction.objects.values("idempotency_key"))
+    for payment in uncredited[:100]:
+        report.violations.append(f"payment {payment.id} is {payment.status} but never credited")
+    refunded = _sum(Payment.objects.all(), "amount_refunded")
+    refund_rows = _sum(
+        Refund.objects.filter(status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])
+    )
+    refund_debits = -_sum(
+        LedgerEntry.objects.filter(
+            kind=EntryKind.REFUND,
+            account__kind=AccountKind.USER_WALLET,
+            transaction__reference_type="payment_refund",
+        )
+    )
+    if not refunded == refund_rows == refund_debits:
+        report.violations.append(
+            f"refunded amounts disagree: payments {refunded}, refunds {refund_rows}, "
+            f"wallet debits {refund_debits}"
+        )
+    clearing = Account.objects.filter(kind=AccountKind.GATEWAY_CLEARING, user__isnull=True).first()
+    if clearing is not None and clearing.balance != -(captured - refunded):
+        report.violations.append(
+            f"gateway clearing {clearing.balance} != -(captured {captured} - refunded {refunded})"
+        )
+    report.checked.append("captured payments equal recharges; refunds equal refund debits")
+    return report
+
+
+def _postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"

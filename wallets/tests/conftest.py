@@ -1,0 +1,30 @@
+import pytest
+
+from accounts.tests.factories import AdminFactory, ClientFactory, ConsultantUserFactory
+
+
+@pytest.fixture
+def client_user(db):
+    return ClientFactory()
+
+
+@pytest.fixture
+def consultant_user(db):
+    return ConsultantUserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def as_client(api, client_user):
+    api.force_authenticate(client_user)
+    return api
+
+
+@pytest.fixture
+def as_admin(api, admin_user):
+    api.force_authenticate(admin_user)
+    return api

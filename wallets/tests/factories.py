@@ -1,0 +1,73 @@
+"""Wallet test data that keeps the books consistent: money enters only through services."""
+
+import json
+import uuid
+
+from django.conf import settings
+
+from accounts.tests.factories import ClientFactory
+from wallets import payments, services
+from wallets.gateway import LocalGateway, hmac_hex
+from wallets.models import AccountKind, EntryKind
+
+
+def fund(user, amount: int, *, key: str | None = None):
+    """Credits `amount` paise to the user's wallet as an adjustment; returns the wallet."""
+    services.credit(
+        user=user,
+        amount=amount,
+        kind=EntryKind.ADJUSTMENT,
+        idempotency_key=key or f"test-fund:{uuid.uuid4()}",
+        source=AccountKind.PLATFORM_ADJUSTMENTS,
+    )
+    return services.wallet_for(user=user)
+
+
+def funded_client(amount: int = 100_000):
+    user = ClientFactory()
+    fund(user, amount)
+    return user
+
+
+def paid_payment(user, amount: int = 50_000):
+    """A recharge paid at the (local) gateway and verified: the wallet is credited."""
+    payment = payments.create_recharge(user=user, amount=amount)
+    gateway_payment_id, signature = LocalGateway.pay(payment.gateway_order_id)
+    payments.verify_recharge(
+        user=user,
+        razorpay_order_id=payment.gateway_order_id,
+        razorpay_payment_id=gateway_payment_id,
+        razorpay_signature=signature,
+    )
+    payment.refresh_from_db()
+    return payment
+
+
+def webhook_body(payment, gateway_payment_id: str, event: str = "payment.captured") -> bytes:
+    status = "captured" if event == "payment.captured" else "failed"
+    return json.dumps(
+        {
+            "entity": "event",
+            "event": event,
+            "contains": ["payment"],
+            "payload": {
+                "payment": {
+                    "entity": {
+                        "id": gateway_payment_id,
+                        "entity": "payment",
+                        "amount": payment.amount,
+                        "currency": "INR",
+                        "status": status,
+                        "order_id": payment.gateway_order_id,
+                    }
+                }
+            },
+        }
+    ).encode()
+
+
+def webhook_headers(body: bytes, event_id: str | None = None) -> dict:
+    return {
+        "HTTP_X_RAZORPAY_SIGNATURE": hmac_hex(settings.RAZORPAY_WEBHOOK_SECRET, body),
+        "HTTP_X_RAZORPAY_EVENT_ID": event_id or f"evt_{uuid.uuid4().hex[:14]}",
+    }
