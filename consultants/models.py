@@ -21,6 +21,7 @@ Design overview
   `settings.PRIVATE_MEDIA_ROOT`, which no URL serves; staff download them through the admin.
 """
 
+import os
 import secrets
 import uuid
 from decimal import Decimal
@@ -206,9 +207,24 @@ class VerificationDecision(models.Model):
         return f"{'verified' if self.is_verified else 'rejected'} {self.created_at:%Y-%m-%d}"
 
 
+class PrivateStorage(FileSystemStorage):
+    """Files under `settings.PRIVATE_MEDIA_ROOT` (read at use, so tests can move it), which no
+    URL serves: `url()` refuses."""
+
+    @property
+    def base_location(self) -> str:  # type: ignore[override]
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:  # type: ignore[override]
+        return os.path.abspath(self.base_location)
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("Private documents have no URL; staff download them in the admin.")
+
+
 def private_storage() -> FileSystemStorage:
-    """Documents storage: outside every served path (no `base_url`, never under MEDIA_ROOT)."""
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    return PrivateStorage()
 
 
 def document_path(instance: "ConsultantDocument", filename: str) -> str:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from consultants.models import ConsultantProfile
 from consultants.tests.factories import (
@@ -123,6 +124,7 @@ def test_orderings_sort_as_asked(api):
     a = VerifiedConsultantFactory(rating=Decimal("4.9"), rate_chat=5000, experience_years=3)
     b = VerifiedConsultantFactory(rating=Decimal("3.1"), rate_chat=1000, experience_years=20)
     c = VerifiedConsultantFactory(rating=Decimal("4.0"), rate_chat=3000, experience_years=9)
+    ConsultantProfile.objects.update(rate_voice=None, min_rate=F("rate_chat"))
     a, b, c = str(a.id), str(b.id), str(c.id)
     assert ids(api.get(URL)) == [a, c, b]  # default: best rated first
     assert ids(api.get(URL, {"ordering": "rating"})) == [b, c, a]
