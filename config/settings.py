@@ -268,6 +268,11 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
 # --- Real time ----------------------------------------------------------------------------------
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 8 * 1024, minimum=256)
 WS_RATE_LIMIT_PER_SECOND = env_int("WS_RATE_LIMIT_PER_SECOND", 20, minimum=1)
+# Seconds a socket without `?token=` has to send its `authenticate` frame (then 4401).
+WS_AUTH_TIMEOUT_SECONDS = env_int("WS_AUTH_TIMEOUT_SECONDS", 10, minimum=1)
+# A socket counts as open in the presence store for this long after its last heartbeat (the
+# consumer beats every third of it), so a crashed process cannot keep a user online.
+WS_PRESENCE_TTL_SECONDS = env_int("WS_PRESENCE_TTL_SECONDS", 30, minimum=3)
 STUN_URLS = env_list("STUN_URLS", ["stun:stun.l.google.com:19302"])
 TURN_URLS = env_list("TURN_URLS", [])
 TURN_SECRET = env_str("TURN_SECRET", "")
