@@ -1,0 +1,188 @@
+"""Consultations over HTTP (CONTRACT.md "Consultations"): thin views over the services.
+
+Choices the contract leaves open, made here:
+
+* A malformed `consultant_id` is answered like an unknown one: 404 `not_found`.
+* Only the named participant may accept, decline or cancel: anyone who cannot see the
+  consultation gets 404, the other participant (or an admin) 403 `permission_denied`.
+* `GET /consultations` lists the user's own consultations as client and as consultant;
+  `role=client|consultant` narrows it to one side.
+"""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.schema import error_responses
+from consultants.models import Channel
+from consultations import services
+from consultations.models import Consultation, Status
+from consultations.serializers import ConsultationSerializer, EndedConsultationSerializer
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "A string is required."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StartSerializer(serializers.Serializer):
+    consultant_id = StrictCharField(max_length=64, help_text="The consultant's id (a UUID).")
+    channel = serializers.ChoiceField(choices=Channel.choices)
+
+
+class ListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    role = serializers.ChoiceField(choices=["client", "consultant"], required=False)
+
+
+START_ERRORS = error_responses(
+    {
+        400: ["invalid", "channel_not_offered"],
+        402: "insufficient_balance",
+        403: "permission_denied",
+        404: "not_found",
+        409: ["consultant_not_verified", "consultant_offline", "consultant_busy", "client_busy"],
+    }
+)
+
+
+def _start(request: Request) -> Response:
+    body = StartSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    consultation = services.start_consultation(
+        client=request.user,
+        consultant_id=body.validated_data["consultant_id"],
+        channel=body.validated_data["channel"],
+    )
+    return Response(ConsultationSerializer(consultation).data, status=status.HTTP_201_CREATED)
+
+
+def own_consultations(user) -> QuerySet[Consultation]:
+    return Consultation.objects.filter(Q(client=user) | Q(consultant__user=user))
+
+
+class ConsultationListView(generics.GenericAPIView):
+    serializer_class = ConsultationSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Consultation]:
+        user = self.request.user
+        query = ListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        role = query.validated_data.get("role")
+        if role == "client":
+            consultations = Consultation.objects.filter(client=user)
+        elif role == "consultant":
+            consultations = Consultation.objects.filter(consultant__user=user)
+        else:
+            consultations = own_consultations(user)
+        if "status" in query.validated_data:
+            consultations = consultations.filter(status=query.validated_data["status"])
+        return consultations
+
+    @extend_schema(
+        summary="Your consultations, newest first",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values),
+            OpenApiParameter("role", OpenApiTypes.STR, enum=["client", "consultant"]),
+        ],
+        responses={200: ConsultationSerializer(many=True), **error_responses({400: "invalid"})},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ConsultationSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Ask a consultant for a consultation (clients)",
+        request=StartSerializer,
+        responses={201: ConsultationSerializer, **START_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return _start(request)
+
+
+class StartView(APIView):
+    @extend_schema(
+        summary="Ask a consultant for a consultation (alias of POST /consultations)",
+        request=StartSerializer,
+        responses={201: ConsultationSerializer, **START_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        return _start(request)
+
+
+class ConsultationDetailView(APIView):
+    @extend_schema(
+        summary="One consultation (its participants and admins)",
+        responses={200: ConsultationSerializer, **error_responses({404: "not_found"})},
+    )
+    def get(self, request: Request, pk) -> Response:
+        visible = (
+            Consultation.objects.all() if request.user.is_admin else own_consultations(request.user)
+        )
+        consultation = visible.filter(id=pk).first()
+        if consultation is None:
+            from consultations.errors import not_found
+
+            raise not_found()
+        return Response(ConsultationSerializer(consultation).data)
+
+
+TRANSITION_ERRORS = error_responses(
+    {403: "permission_denied", 404: "not_found", 409: "invalid_state"}
+)
+
+
+class AcceptView(APIView):
+    @extend_schema(
+        summary="Accept a pending request (its consultant); billing starts",
+        request=None,
+        responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
+    )
+    def post(self, request: Request, pk) -> Response:
+        consultation = services.accept_consultation(consultation_id=pk, actor=request.user)
+        return Response(ConsultationSerializer(consultation).data)
+
+
+class DeclineView(APIView):
+    @extend_schema(
+        summary="Decline a pending request (its consultant)",
+        request=None,
+        responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
+    )
+    def post(self, request: Request, pk) -> Response:
+        consultation = services.decline_consultation(consultation_id=pk, actor=request.user)
+        return Response(ConsultationSerializer(consultation).data)
+
+
+class CancelView(APIView):
+    @extend_schema(
+        summary="Withdraw a pending request (its client)",
+        request=None,
+        responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
+    )
+    def post(self, request: Request, pk) -> Response:
+        consultation = services.cancel_consultation(consultation_id=pk, actor=request.user)
+        return Response(ConsultationSerializer(consultation).data)
+
+
+class EndView(APIView):
+    @extend_schema(
+        summary="End an active consultation (either participant); bills the final seconds",
+        request=None,
+        responses={200: EndedConsultationSerializer, **TRANSITION_ERRORS},
+    )
+    def post(self, request: Request, pk) -> Response:
+        result = services.end_consultation(consultation_id=pk, actor=request.user)
+        result.consultation.remaining_balance = result.remaining_balance
+        return Response(EndedConsultationSerializer(result.consultation).data)

@@ -1,0 +1,346 @@
+"""The billing engine: exact per-second charges over locked consultations, in batches.
+
+The arithmetic, written once
+----------------------------
+* After `s` billed seconds a client has paid `total_for(rate, s) = floor(rate * s / 60)` paise
+  in total (integers only). A charge is that total minus what was charged before, so a late,
+  missed or repeated tick leaves the total right, and a repeat charges nothing.
+* The platform's share is cumulative too: after a charge the consultation's commission is
+  `commission_for(total)` (`wallets.services.commission_for`, the one rounding rule: rounded
+  down, the consultant keeps the fraction), and the charge's commission leg is the difference.
+  So per consultation `commission_amount = commission_for(total_amount)` and
+  `consultant_amount = total_amount - commission_amount`, to the paisa, whatever the ticks.
+* Billable seconds: `floor(now - started_at - paused - running pause)`, where a pause is time
+  after the consultant's socket has been gone for `PRESENCE_GRACE_SECONDS`.
+* Money runs out: the largest affordable `s` is `(60 * (total + funds + 1) - 1) // rate`, where
+  funds is the client's available balance plus what the consultation's own hold still
+  reserves. If the target second is past it, the consultation is billed up to that second and
+  force-ended with `insufficient_balance` in the same transaction; a balance never goes below
+  zero (and the database's `wallet_balance_non_negative` would refuse it anyway).
+
+Locking: the caller has the consultation rows locked (`select_for_update`). `settle` then locks
+every wallet of the batch plus platform revenue at once, in id order (`lock_accounts`), sizes
+each charge from the locked balances and posts the whole batch with `post_transactions_batch`,
+which writes each account once: the platform revenue row once per batch, not per charge.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+
+from config.events import announce, user_group
+from consultants.models import ConsultantProfile
+from consultations.models import Consultation, ConsultationEvent, EndReason, Status
+from consultations.serializers import consultation_frame_data
+from consultations.signals import consultation_ended
+from wallets.models import AccountKind, EntryKind, Hold, HoldStatus
+from wallets.services import (
+    Leg,
+    Posting,
+    commission_for,
+    lock_accounts,
+    post_transactions_batch,
+    release,
+    system_account,
+    wallet_for,
+)
+
+logger = logging.getLogger(__name__)
+
+ONE_SECOND = timedelta(seconds=1)
+BALANCE_LOW_SECONDS = 120
+
+
+# --- Arithmetic -------------------------------------------------------------------------------
+
+
+def total_for(*, rate_per_minute: int, seconds: int) -> int:
+    """Paise a client has paid in total after `seconds` billed seconds at `rate_per_minute`."""
+    return rate_per_minute * seconds // 60
+
+
+def affordable_seconds(*, rate_per_minute: int, budget: int) -> int:
+    """The largest `s` with `total_for(rate, s) <= budget` (paise)."""
+    return (60 * (budget + 1) - 1) // rate_per_minute
+
+
+def running_pause(consultation: Consultation, now: datetime) -> timedelta:
+    """Unbilled time of the consultant's current absence (past the grace), up to `now`."""
+    absent_since = consultation.consultant_absent_since
+    if absent_since is None or consultation.started_at is None:
+        return timedelta(0)
+    grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    pause_from = max(absent_since + grace, consultation.started_at)
+    return max(timedelta(0), now - pause_from)
+
+
+def billable_seconds(consultation: Consultation, now: datetime) -> int:
+    """Whole seconds both sides have been there since acceptance, up to `now`."""
+    if consultation.started_at is None:
+        return 0
+    elapsed = now - consultation.started_at - consultation.paused - running_pause(consultation, now)
+    return max(0, elapsed // ONE_SECOND)
+
+
+def disconnect_reason(consultation: Consultation, now: datetime) -> str | None:
+    """`consultant_disconnected` / `client_disconnected` once a side has been gone too long."""
+    timeout = timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
+    started = consultation.started_at or now
+    if consultation.consultant_absent_since is not None:
+        if now - max(consultation.consultant_absent_since, started) >= timeout:
+            return EndReason.CONSULTANT_DISCONNECTED
+    if consultation.client_absent_since is not None:
+        if now - max(consultation.client_absent_since, started) >= timeout:
+            return EndReason.CLIENT_DISCONNECTED
+    return None
+
+
+# --- Settling a batch -------------------------------------------------------------------------
+
+
+@dataclass
+class Ending:
+    """How a consultation should end once its final charge is settled."""
+
+    status: str
+    reason: str
+    actor_id: object = None
+
+
+@dataclass
+class Settled:
+    consultation: Consultation
+    charged: int  # paise charged now
+    client_balance: int  # the client's wallet balance afterwards
+    remaining_seconds: int  # seconds the client's funds still pay for
+
+
+def charge_key(consultation: Consultation, seconds: int) -> str:
+    """The idempotency key of the charge that brings `consultation` to `seconds` billed."""
+    return f"charge:{consultation.id}:{seconds}"
+
+
+def settle(
+    rows: list[Consultation],
+    *,
+    now: datetime,
+    endings: dict | None = None,
+    announce_ticks: bool = True,
+) -> list[Settled]:
+    """Bills every locked active row up to `now`, ends what must end, writes it all.
+
+    Must run inside a transaction with `rows` locked. `endings` maps a consultation id to the
+    `Ending` its caller asks for (a participant or an admin ending it); the engine adds its own
+    (`insufficient_balance`, `consultant_disconnected`, `client_disconnected`). Sends
+    `consultation_ended` in the transaction; announces `billing_tick`, `balance_low` and
+    `consultation_updated` after commit.
+    """
+    if not rows:
+        return []
+    endings = dict(endings or {})
+    platform = system_account(AccountKind.PLATFORM_REVENUE)
+    wallet_ids = _wallet_ids(rows)
+    locked = lock_accounts([platform.id, *wallet_ids.values()])
+    hold_ids = [row.hold_id for row in rows if row.hold_id is not None]
+    # The wallets are locked, so the holds on them cannot move under us.
+    holds = (
+        {h.id: h for h in Hold.objects.filter(id__in=hold_ids, status=HoldStatus.OPEN)}
+        if hold_ids
+        else {}
+    )
+
+    postings: list[Posting] = []
+    settled: list[Settled] = []
+    for row in rows:
+        client_wallet = locked[wallet_ids[row.client_id]]
+        consultant_wallet = locked[wallet_ids[row.consultant.user_id]]
+        own_hold = holds.get(row.hold_id)
+        funds = client_wallet.balance - client_wallet.held + (own_hold.remaining if own_hold else 0)
+        last_second = affordable_seconds(
+            rate_per_minute=row.rate_per_minute, budget=row.total_amount + funds
+        )
+        target = max(billable_seconds(row, now), row.billed_seconds)
+        reason = disconnect_reason(row, now)
+        if target > last_second:
+            target = last_second  # billed up to the second the money lasts
+            reason = EndReason.INSUFFICIENT_BALANCE
+        if reason is not None and row.id not in endings:  # a caller's own ending stands
+            endings[row.id] = Ending(Status.FORCE_ENDED, reason)
+
+        total = total_for(rate_per_minute=row.rate_per_minute, seconds=target)
+        charge = total - row.total_amount
+        commission = commission_for(total) - row.commission_amount
+        if charge > 0:
+            legs = [Leg(client_wallet, -charge, EntryKind.CONSULTATION_CHARGE)]
+            if charge - commission:
+                legs.append(
+                    Leg(consultant_wallet, charge - commission, EntryKind.CONSULTATION_EARNING)
+                )
+            if commission:
+                legs.append(Leg(locked[platform.id], commission, EntryKind.COMMISSION))
+            postings.append(
+                Posting(
+                    kind=EntryKind.CONSULTATION_CHARGE,
+                    legs=legs,
+                    idempotency_key=charge_key(row, target),
+                    reference_type="consultation",
+                    reference_id=str(row.id),
+                    description=f"{row.channel} consultation, {target} s billed",
+                    consume_hold=own_hold if own_hold and own_hold.remaining else None,
+                )
+            )
+            row.commission_amount += commission
+            row.consultant_amount += charge - commission
+            row.total_amount = total
+        row.billed_seconds = target
+        row.last_billed_at = now
+        settled.append(
+            Settled(
+                consultation=row,
+                charged=max(charge, 0),
+                client_balance=client_wallet.balance - max(charge, 0),
+                remaining_seconds=max(0, last_second - target),
+            )
+        )
+
+    # One posting per charge, one write per account for the whole batch.
+    post_transactions_batch(postings=postings)
+
+    ended = [s for s in settled if s.consultation.id in endings]
+    for item in ended:
+        ending = endings[item.consultation.id]
+        row = item.consultation
+        row.status = ending.status
+        row.end_reason = ending.reason
+        row.ended_at = now
+        item.remaining_seconds = 0
+    for item in settled:
+        row = item.consultation
+        if (
+            row.status == Status.ACTIVE
+            and not row.balance_low_sent
+            and item.remaining_seconds < BALANCE_LOW_SECONDS
+        ):
+            row.balance_low_sent = True
+            announce(
+                user_group(row.client_id),
+                {
+                    "type": "balance_low",
+                    "session_id": str(row.id),
+                    "remaining_seconds": item.remaining_seconds,
+                },
+            )
+
+    Consultation.objects.bulk_update(
+        rows,
+        [
+            "billed_seconds",
+            "total_amount",
+            "commission_amount",
+            "consultant_amount",
+            "last_billed_at",
+            "balance_low_sent",
+            "status",
+            "end_reason",
+            "ended_at",
+        ],
+    )
+    if ended:
+        finish(
+            [item.consultation for item in ended],
+            now=now,
+            from_status=Status.ACTIVE,
+            actors={cid: e.actor_id for cid, e in endings.items()},
+            reasons={cid: e.reason for cid, e in endings.items()},
+            saved=True,
+        )
+
+    if announce_ticks:
+        for item in settled:
+            if item.charged:
+                row = item.consultation
+                frame = {
+                    "type": "billing_tick",
+                    "session_id": str(row.id),
+                    "billed_seconds": row.billed_seconds,
+                    "total_amount": row.total_amount,
+                    "balance": item.client_balance,
+                    "remaining_seconds": item.remaining_seconds,
+                }
+                announce(user_group(row.client_id), frame)
+                announce(user_group(row.consultant.user_id), frame)
+    return settled
+
+
+def _wallet_ids(rows: list[Consultation]) -> dict:
+    """user id -> wallet (account) id for every client and consultant of `rows`."""
+    from wallets.models import Account
+
+    user_ids = {row.client_id for row in rows} | {row.consultant.user_id for row in rows}
+    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "id"))
+    for user_id in user_ids - set(found):
+        # A consultant's first earning: the wallet is made here (its own savepoint).
+        from accounts.models import User
+
+        found[user_id] = wallet_for(user=User(id=user_id)).id
+    return found
+
+
+def finish(
+    rows: list[Consultation],
+    *,
+    now: datetime,
+    from_status: str,
+    actors: dict | None = None,
+    reasons: dict | None = None,
+    saved: bool = False,
+) -> None:
+    """The common tail of every transition to a final status, inside the caller's transaction.
+
+    `rows` are locked and already carry their new status (saved if `saved`). Releases what the
+    consultation's hold still reserves, frees the consultant (`is_busy` false, and
+    `total_sessions + 1` for a consultation that took place), writes the audit rows, sends
+    `consultation_ended` for ended/force-ended ones and announces `consultation_updated`.
+    """
+    actors = actors or {}
+    reasons = reasons or {}
+    if not saved:
+        Consultation.objects.bulk_update(rows, ["status", "end_reason", "ended_at"])
+    took_place = [r for r in rows if r.status in (Status.ENDED, Status.FORCE_ENDED)]
+    for row in rows:
+        if row.hold_id is not None:
+            release(hold_id=row.hold_id)
+    not_held = [r.consultant_id for r in rows if r not in took_place]
+    if not_held:
+        ConsultantProfile.objects.filter(id__in=not_held).update(is_busy=False)
+    if took_place:
+        ConsultantProfile.objects.filter(id__in=[r.consultant_id for r in took_place]).update(
+            is_busy=False, total_sessions=F("total_sessions") + 1
+        )
+    ConsultationEvent.objects.bulk_create(
+        ConsultationEvent(
+            consultation=row,
+            from_status=from_status,
+            to_status=row.status,
+            actor_id=actors.get(row.id),
+            reason=reasons.get(row.id) or row.end_reason or "",
+            at=now,
+        )
+        for row in rows
+    )
+    for row in took_place:
+        consultation_ended.send(sender=Consultation, consultation=row)
+    for row in rows:
+        announce_update(row)
+
+
+def announce_update(consultation: Consultation) -> None:
+    """`consultation_updated` to both participants, after commit."""
+    frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
+    announce(user_group(consultation.client_id), frame)
+    announce(user_group(consultation.consultant.user_id), frame)

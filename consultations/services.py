@@ -1,0 +1,471 @@
+"""Every state change of a consultation: one function, one transaction each.
+
+Locking policy
+--------------
+* Starting: the Redis locks `lock:consultant:<id>` then `lock:client:<id>` (never waited for:
+  held means a concurrent start is under way, answered 409 at once), then in the transaction the
+  consultant's profile row (`select_for_update`), which serializes starts per consultant on the
+  database too. The partial unique constraints are the guarantee behind both.
+* Every other transition locks the consultation row first (`select_for_update(of=("self",))`),
+  then, through the wallets services, the wallet rows in id order, then holds.
+* The billing tick takes consultation rows with `skip_locked=True` in id order, so two workers
+  share a tick instead of waiting on each other, and a row being ended by a participant is
+  simply left to that participant's transaction (which bills its final seconds itself).
+
+Each transition writes a `ConsultationEvent` and announces its frame after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from config.events import announce, user_group
+from consultants.models import ConsultantProfile
+from consultations import errors
+from consultations.billing import (
+    Ending,
+    announce_update,
+    finish,
+    running_pause,
+    settle,
+    total_for,
+)
+from consultations.locks import client_lock_name, consultant_lock_name, try_lock
+from consultations.models import (
+    OPEN_STATUSES,
+    Consultation,
+    ConsultationEvent,
+    EndReason,
+    Status,
+)
+from consultations.serializers import consultation_frame_data
+from wallets.errors import InsufficientFunds
+from wallets.services import hold, wallet_for
+
+logger = logging.getLogger(__name__)
+
+
+# --- Starting ---------------------------------------------------------------------------------
+
+
+def _parse_id(value) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _check_consultant(consultant: ConsultantProfile | None, channel: str) -> int:
+    """The contract's order: exists, verified, online, not busy, offers the channel."""
+    if consultant is None:
+        raise errors.consultant_not_found()
+    if not consultant.is_verified:
+        raise errors.consultant_not_verified()
+    if not consultant.is_online:
+        raise errors.consultant_offline()
+    if consultant.is_busy:
+        raise errors.consultant_busy()
+    rate = consultant.rate_for(channel)
+    if rate is None:
+        raise errors.channel_not_offered()
+    return rate
+
+
+def _check_client(client: User, rate: int) -> None:
+    """No open consultation, and `MIN_MINUTES` of the rate available."""
+    if Consultation.objects.filter(client=client, status__in=OPEN_STATUSES).exists():
+        raise errors.client_busy()
+    needed = settings.MIN_MINUTES * rate
+    available = wallet_for(user=client).available
+    if available < needed:
+        raise InsufficientFunds(
+            f"Starting needs {needed} paise available ({settings.MIN_MINUTES} minutes at "
+            f"{rate} paise a minute); the wallet has {available}."
+        )
+
+
+def start_consultation(*, client: User, consultant_id, channel: str) -> Consultation:
+    """The client asks a consultant for a consultation: a `pending` row at the current rate.
+
+    Checks in the contract's order (404 consultant, 409 `consultant_not_verified`,
+    `consultant_offline`, `consultant_busy`, 400 `channel_not_offered`, 409 `client_busy`, 402
+    `insufficient_balance`), first without locks, then again under them. Marks the consultant
+    busy. Announces `consultation_requested` to the consultant after commit.
+    """
+    if not client.is_client:
+        raise errors.permission_denied("Only clients start consultations.")
+    profile_id = _parse_id(consultant_id)
+    consultant = ConsultantProfile.objects.filter(id=profile_id).first() if profile_id else None
+    rate = _check_consultant(consultant, channel)
+    _check_client(client, rate)
+    assert consultant is not None
+
+    with try_lock(consultant_lock_name(consultant.id)) as consultant_free:
+        if not consultant_free:
+            raise errors.consultant_busy()
+        with try_lock(client_lock_name(client.id)) as client_free:
+            if not client_free:
+                raise errors.client_busy()
+            return _create_request(client=client, consultant_id=consultant.id, channel=channel)
+
+
+def _create_request(*, client: User, consultant_id: uuid.UUID, channel: str) -> Consultation:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        consultant = ConsultantProfile.objects.select_for_update().filter(id=consultant_id).first()
+        rate = _check_consultant(consultant, channel)
+        _check_client(client, rate)
+        assert consultant is not None
+        try:
+            with transaction.atomic():
+                consultation = Consultation.objects.create(
+                    client=client,
+                    consultant=consultant,
+                    channel=channel,
+                    status=Status.PENDING,
+                    rate_per_minute=rate,
+                    requested_at=now,
+                )
+        except IntegrityError as exc:
+            # The constraints are the truth; the checks above only make this rare.
+            if "one_open_consultation_per_consultant" in str(exc):
+                raise errors.consultant_busy() from exc
+            if "one_open_consultation_per_client" in str(exc):
+                raise errors.client_busy() from exc
+            raise
+        ConsultantProfile.objects.filter(id=consultant.id).update(is_busy=True)
+        _audit(consultation, "", Status.PENDING, actor=client, reason="requested", now=now)
+        announce(
+            user_group(consultant.user_id),
+            {
+                "type": "consultation_requested",
+                "consultation": consultation_frame_data(consultation),
+            },
+        )
+    return consultation
+
+
+# --- Transitions of a request -----------------------------------------------------------------
+
+
+def _locked(consultation_id) -> Consultation:
+    pk = _parse_id(consultation_id)
+    found = (
+        Consultation.objects.select_for_update(of=("self",))
+        .select_related("consultant")
+        .filter(id=pk)
+        .first()
+        if pk
+        else None
+    )
+    if found is None:
+        raise errors.not_found()
+    return found
+
+
+def _role_of(consultation: Consultation, user: User) -> str | None:
+    if user.id == consultation.client_id:
+        return "client"
+    if user.id == consultation.consultant.user_id:
+        return "consultant"
+    if user.is_admin:
+        return "admin"
+    return None
+
+
+def _require(consultation: Consultation, user: User, role: str) -> None:
+    """Only `role` may do this: a stranger gets 404 (the row is not theirs to see), the other
+    participant or an admin 403."""
+    actual = _role_of(consultation, user)
+    if actual is None:
+        raise errors.not_found()
+    if actual != role:
+        raise errors.permission_denied(f"Only the consultation's {role} can do this.")
+
+
+def _audit(consultation, from_status, to_status, *, actor, reason, now) -> None:
+    ConsultationEvent.objects.create(
+        consultation=consultation,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        at=now,
+    )
+
+
+def _ring_expired(consultation: Consultation, now: datetime) -> bool:
+    return now >= consultation.requested_at + timedelta(seconds=settings.RING_TIMEOUT_SECONDS)
+
+
+def first_tick_hold_amount(*, rate_per_minute: int) -> int:
+    """Paise reserved at accept: the first tick's charge, rounded up."""
+    return -(-rate_per_minute * settings.BILLING_TICK_SECONDS // 60)
+
+
+def accept_consultation(*, consultation_id, actor: User) -> Consultation:
+    """The consultant accepts a pending request: it becomes `active` and billing starts now.
+
+    Locks the row, then (through `wallets.services.hold`) the client's wallet, reserving the
+    first tick's charge (or what is available, if less). 409 `invalid_state` unless pending and
+    still ringing. Announces `consultation_updated` to both after commit.
+    """
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        consultation = _locked(consultation_id)
+        _require(consultation, actor, "consultant")
+        if consultation.status != Status.PENDING:
+            raise errors.invalid_state(f"The consultation is {consultation.status}.")
+        if _ring_expired(consultation, now):
+            raise errors.invalid_state("The request has expired.")
+        wanted = first_tick_hold_amount(rate_per_minute=consultation.rate_per_minute)
+        amount = min(wanted, max(0, wallet_for(user=consultation.client).available))
+        if amount > 0:
+            consultation.hold = hold(
+                user=consultation.client,
+                amount=amount,
+                idempotency_key=f"consultation-hold:{consultation.id}",
+                reference_type="consultation",
+                reference_id=str(consultation.id),
+            )
+        consultation.status = Status.ACTIVE
+        consultation.started_at = now
+        consultation.last_billed_at = now
+        consultation.save(
+            update_fields=["status", "started_at", "last_billed_at", "hold", "updated_at"]
+        )
+        _audit(consultation, Status.PENDING, Status.ACTIVE, actor=actor, reason="accepted", now=now)
+        announce_update(consultation)
+    return consultation
+
+
+def _close_request(
+    consultation_id, *, actor: User | None, role: str | None, to: str
+) -> Consultation:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        consultation = _locked(consultation_id)
+        if actor is not None and role is not None:
+            _require(consultation, actor, role)
+        if consultation.status != Status.PENDING:
+            raise errors.invalid_state(f"The consultation is {consultation.status}.")
+        consultation.status = to
+        consultation.ended_at = now
+        finish(
+            [consultation],
+            now=now,
+            from_status=Status.PENDING,
+            actors={consultation.id: actor.id if actor else None},
+            reasons={consultation.id: to},
+        )
+    return consultation
+
+
+def decline_consultation(*, consultation_id, actor: User) -> Consultation:
+    """Its consultant declines a pending request. 409 `invalid_state` unless pending."""
+    return _close_request(consultation_id, actor=actor, role="consultant", to=Status.DECLINED)
+
+
+def cancel_consultation(*, consultation_id, actor: User) -> Consultation:
+    """Its client withdraws a pending request. 409 `invalid_state` unless pending."""
+    return _close_request(consultation_id, actor=actor, role="client", to=Status.CANCELLED)
+
+
+# --- Ending -----------------------------------------------------------------------------------
+
+
+@dataclass
+class EndResult:
+    consultation: Consultation
+    remaining_balance: int  # the client's wallet balance after the final charge, paise
+
+
+def _end(consultation_id, *, ending_for, actor: User | None) -> EndResult:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        consultation = _locked(consultation_id)
+        ending = ending_for(consultation)
+        if consultation.status != Status.ACTIVE:
+            raise errors.invalid_state(
+                "Only an active consultation can be ended; cancel or decline a pending one."
+                if consultation.status == Status.PENDING
+                else f"The consultation is {consultation.status}."
+            )
+        (settled,) = settle([consultation], now=now, endings={consultation.id: ending})
+    return EndResult(consultation=consultation, remaining_balance=settled.client_balance)
+
+
+def end_consultation(*, consultation_id, actor: User) -> EndResult:
+    """A participant (or an admin) ends an active consultation: the final partial tick is
+    billed, the hold released, the consultant freed; status `ended` with `client_ended`,
+    `consultant_ended` or `admin`. 409 `invalid_state` unless active (a pending one is cancelled
+    or declined instead). Sends `consultation_ended`; announces `consultation_updated`."""
+
+    def ending_for(consultation: Consultation) -> Ending:
+        role = _role_of(consultation, actor)
+        if role is None:
+            raise errors.not_found()
+        reason = {
+            "client": EndReason.CLIENT_ENDED,
+            "consultant": EndReason.CONSULTANT_ENDED,
+            "admin": EndReason.ADMIN,
+        }[role]
+        return Ending(Status.ENDED, reason, actor.id)
+
+    return _end(consultation_id, ending_for=ending_for, actor=actor)
+
+
+def force_end_consultation(
+    *, consultation_id, reason: str = EndReason.ADMIN, actor: User | None = None
+) -> EndResult:
+    """Ends an active consultation as `force_ended` with `reason` (an admin's action, by
+    default `admin`), billing its final seconds first. 409 `invalid_state` unless active."""
+    if reason not in EndReason.values:
+        raise ValueError(f"unknown end reason {reason!r}")
+    return _end(
+        consultation_id,
+        ending_for=lambda c: Ending(Status.FORCE_ENDED, reason, actor.id if actor else None),
+        actor=actor,
+    )
+
+
+# --- Presence ---------------------------------------------------------------------------------
+
+
+def record_presence(*, user_id, online: bool, at: datetime | None = None) -> Consultation | None:
+    """Records that the user's last socket left (`online=False`) or one is back (`True`).
+
+    Sets or clears `consultant_absent_since` / `client_absent_since` on the user's open
+    consultation (returns it; None if there is none). When the consultant comes back, the
+    unbilled part of the absence (past `PRESENCE_GRACE_SECONDS`) is added to `paused`, so the
+    billing engine never bills it. Locks the consultation row.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        consultation = (
+            Consultation.objects.select_for_update(of=("self",))
+            .select_related("consultant")
+            .filter(status__in=OPEN_STATUSES)
+            .filter(Q(client_id=user_id) | Q(consultant__user_id=user_id))
+            .order_by("-requested_at")
+            .first()
+        )
+        if consultation is None:
+            return None
+        is_consultant = str(consultation.consultant.user_id) == str(user_id)
+        field = "consultant_absent_since" if is_consultant else "client_absent_since"
+        changed = [field]
+        if online:
+            if getattr(consultation, field) is None:
+                return consultation
+            if is_consultant and consultation.status == Status.ACTIVE:
+                consultation.paused += running_pause(consultation, at)
+                changed.append("paused")
+            setattr(consultation, field, None)
+        else:
+            if getattr(consultation, field) is not None:
+                return consultation
+            setattr(consultation, field, at)
+        consultation.save(update_fields=[*changed, "updated_at"])
+    return consultation
+
+
+# --- The tick ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TickReport:
+    expired: int = 0
+    billed: int = 0  # consultations settled
+    charges: int = 0  # postings written
+    ended: int = 0
+    batches: int = 0
+
+
+def expire_stale_requests(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Pending requests past `RING_TIMEOUT_SECONDS` become `expired` (consultant freed)."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    cutoff = now - timedelta(seconds=settings.RING_TIMEOUT_SECONDS)
+    expired = 0
+    while True:
+        with transaction.atomic(durable=True):
+            rows = list(
+                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("consultant")
+                .filter(status=Status.PENDING, requested_at__lte=cutoff)
+                .order_by("id")[:batch_size]
+            )
+            if not rows:
+                return expired
+            for row in rows:
+                row.status = Status.EXPIRED
+                row.ended_at = now
+            finish(
+                rows,
+                now=now,
+                from_status=Status.PENDING,
+                reasons={row.id: "expired" for row in rows},
+            )
+        expired += len(rows)
+
+
+def bill_due_consultations(
+    *, now: datetime | None = None, batch_size: int | None = None, announce_ticks: bool = True
+) -> TickReport:
+    """The billing tick: expires stale requests, then bills every due active consultation.
+
+    `now` is taken once for the whole tick. Active rows not billed for half a tick or more are
+    due; they are taken in id order, `BILLING_BATCH_SIZE` at a time, each batch one durable
+    transaction with the rows locked `skip_locked` (another worker's rows are its own to bill).
+    A consultation whose funds or presence run out is force-ended in its batch's transaction.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    report = TickReport(expired=expire_stale_requests(now=now, batch_size=batch_size))
+    due_before = now - timedelta(seconds=max(1, settings.BILLING_TICK_SECONDS // 2))
+    after = None
+    while True:
+        with transaction.atomic(durable=True):
+            query = (
+                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("consultant")
+                .filter(status=Status.ACTIVE, last_billed_at__lte=due_before)
+            )
+            if after is not None:
+                query = query.filter(id__gt=after)
+            rows = list(query.order_by("id")[:batch_size])
+            if not rows:
+                break
+            settled = settle(rows, now=now, announce_ticks=announce_ticks)
+        after = rows[-1].id
+        report.batches += 1
+        report.billed += len(settled)
+        report.charges += sum(1 for s in settled if s.charged)
+        report.ended += sum(1 for s in settled if s.consultation.status != Status.ACTIVE)
+    return report
+
+
+__all__ = [
+    "EndResult",
+    "TickReport",
+    "accept_consultation",
+    "bill_due_consultations",
+    "cancel_consultation",
+    "decline_consultation",
+    "end_consultation",
+    "expire_stale_requests",
+    "force_end_consultation",
+    "record_presence",
+    "start_consultation",
+    "total_for",
+]
