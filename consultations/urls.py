@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consultations import api
+from consultations import api, api_refunds
 
 urlpatterns = [
     path("consultations", api.ConsultationListView.as_view(), name="consultations"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("consultations/<uuid:pk>/decline", api.DeclineView.as_view(), name="consultation-decline"),
     path("consultations/<uuid:pk>/cancel", api.CancelView.as_view(), name="consultation-cancel"),
     path("consultations/<uuid:pk>/end", api.EndView.as_view(), name="consultation-end"),
+    path("consultations/<uuid:pk>/refund", api_refunds.ConsultationRefundView.as_view()),
 ]
