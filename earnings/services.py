@@ -1,0 +1,166 @@
+"""Earnings and payouts: every write, one transaction each.
+
+Locking policy: a payout row is locked (`select_for_update`) BEFORE the wallet rows the wallets
+services lock, and an earning row is locked inside the consultation's own transaction (ending
+or refunding, where the consultation row is already locked), so the order is always
+consultation -> earning, payout -> wallets -> hold.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import ApiError
+from consultations.models import FINISHED_STATUSES, Consultation
+from consultations.refunds import RefundParts
+from earnings.models import Earning, Payout, PayoutStatus
+from wallets.models import AccountKind, EntryKind
+from wallets.services import Leg, hold, post_transaction, release, system_account, wallet_for
+
+# --- Earnings ---------------------------------------------------------------------------------
+
+
+def record_earning(*, consultation: Consultation) -> Earning:
+    """The consultation's earning record, written once (a second call returns the first).
+
+    Call inside the transaction that ends the consultation (the `consultation_ended` receiver
+    does): the figures are the consultation's billing totals at its end.
+    """
+    if consultation.status not in FINISHED_STATUSES:
+        raise ValueError(f"consultation {consultation.id} has not ended")
+    existing = Earning.objects.filter(consultation_id=consultation.id).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Earning.objects.create(
+                consultation=consultation,
+                consultant_id=consultation.consultant_id,
+                gross=consultation.total_amount,
+                commission=consultation.commission_amount,
+                net=consultation.consultant_amount,
+                seconds=consultation.billed_seconds,
+                created_at=consultation.ended_at or timezone.now(),
+            )
+    except IntegrityError:  # written concurrently
+        return Earning.objects.get(consultation_id=consultation.id)
+
+
+def apply_refund(*, consultation: Consultation, refund: RefundParts) -> Earning:
+    """Lowers the consultation's earning by a refund's parts (the row stays net of refunds).
+
+    Runs inside the refund's transaction (the `consultation_refunded` receiver), where the
+    consultation row is locked; locks the earning row.
+    """
+    record_earning(consultation=consultation)
+    earning = Earning.objects.select_for_update().get(consultation_id=consultation.id)
+    earning.gross -= refund.amount
+    earning.commission -= refund.commission
+    earning.net -= refund.consultant
+    earning.refunded += refund.amount
+    earning.save(update_fields=["gross", "commission", "net", "refunded"])
+    return earning
+
+
+# --- Payouts ----------------------------------------------------------------------------------
+
+
+def invalid_state(detail: str) -> ApiError:
+    return ApiError(409, "invalid_state", detail)
+
+
+def request_payout(*, consultant: User, amount: int) -> Payout:
+    """A consultant asks to be paid `amount` paise: the amount is HELD on their wallet.
+
+    One durable transaction: the payout row and the hold (which locks the wallet) commit
+    together. Raises 402 `insufficient_balance` if the wallet's available balance is below
+    `amount` (nothing is written).
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError("amount is a positive int of paise")
+    if not consultant.is_consultant:
+        raise ApiError(403, "permission_denied", "Only consultants request payouts.")
+    payout_id = uuid.uuid4()
+    with transaction.atomic(durable=True):
+        reserved = hold(
+            user=consultant,
+            amount=amount,
+            idempotency_key=f"payout-hold:{payout_id}",
+            reference_type="payout",
+            reference_id=str(payout_id),
+        )
+        return Payout.objects.create(
+            id=payout_id, consultant=consultant, amount=amount, hold=reserved
+        )
+
+
+def _locked_payout(payout_id) -> Payout:
+    payout = Payout.objects.select_for_update().filter(id=payout_id).first()
+    if payout is None:
+        raise ApiError(404, "not_found", "No such payout.")
+    return payout
+
+
+def mark_payout_paid(*, payout_id, actor: User | None = None) -> Payout:
+    """An admin has sent the money: the amount leaves the consultant's wallet for the payouts in
+    flight account (a `payout` ledger transaction that consumes the payout's hold).
+
+    Locks the payout row, then the wallet and payouts-in-flight (in id order), then the hold.
+    Idempotent: a payout already paid is returned as it is. 409 `invalid_state` for a rejected
+    one.
+    """
+    with transaction.atomic(durable=True):
+        payout = _locked_payout(payout_id)
+        if payout.status == PayoutStatus.PAID:
+            return payout
+        if payout.status != PayoutStatus.REQUESTED:
+            raise invalid_state(f"The payout is {payout.status}.")
+        payout.transaction = post_transaction(
+            kind=EntryKind.PAYOUT,
+            legs=[
+                Leg(wallet_for(user=payout.consultant), -payout.amount, EntryKind.PAYOUT),
+                Leg(
+                    system_account(AccountKind.PAYOUTS_IN_FLIGHT),
+                    payout.amount,
+                    EntryKind.PAYOUT_CLEARING,
+                ),
+            ],
+            idempotency_key=f"payout:{payout.id}",
+            reference_type="payout",
+            reference_id=str(payout.id),
+            description="Payout to the consultant's bank account",
+            consume_hold=payout.hold,
+        )
+        if payout.hold_id is not None:
+            # Consumed in full by the debit above; this only closes it if anything is left.
+            release(hold_id=payout.hold_id)
+        payout.status = PayoutStatus.PAID
+        payout.decided_by = actor
+        payout.decided_at = timezone.now()
+        payout.save(update_fields=["status", "transaction", "decided_by", "decided_at"])
+    return payout
+
+
+def reject_payout(*, payout_id, actor: User | None = None) -> Payout:
+    """An admin refuses a payout: its hold is released, no money moves.
+
+    Locks the payout row, then the wallet and the hold. Idempotent: a rejected payout is
+    returned as it is. 409 `invalid_state` for a paid one.
+    """
+    with transaction.atomic(durable=True):
+        payout = _locked_payout(payout_id)
+        if payout.status == PayoutStatus.REJECTED:
+            return payout
+        if payout.status != PayoutStatus.REQUESTED:
+            raise invalid_state(f"The payout is {payout.status}.")
+        if payout.hold_id is not None:
+            release(hold_id=payout.hold_id)
+        payout.status = PayoutStatus.REJECTED
+        payout.decided_by = actor
+        payout.decided_at = timezone.now()
+        payout.save(update_fields=["status", "decided_by", "decided_at"])
+    return payout
