@@ -28,3 +28,9 @@ def as_client(api, client_user):
 def as_admin(api, admin_user):
     api.force_authenticate(admin_user)
     return api
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Factories set passwords; argon2 is slow on purpose and these tests make many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
