@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, pagination, permissions, serializers, status
+from rest_framework import generics, permissions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +32,7 @@ from consultants.models import (
     ConsultantProfile,
     DocumentKind,
 )
-from consultants.pagination import KeysetPagination
+from consultants.pagination import KeysetPagination, OrderedCursorPagination
 
 LIST_ITEM_MAX_LENGTH = 50
 LIST_MAX_ITEMS = 20
@@ -87,6 +87,25 @@ class TagListField(serializers.ListField):
         if len(set(folded)) != len(folded):
             raise serializers.ValidationError("Items must not repeat.")
         return items
+
+
+def _flat_messages(detail: Any, prefix: str = "") -> list[str]:
+    """Nested errors (a rate of `rates`, an item of `languages`) as plain messages naming the
+    part: the contract's `fields` maps a field to a list of strings."""
+    if isinstance(detail, dict):
+        return [m for key, value in detail.items() for m in _flat_messages(value, f"{key}: ")]
+    if isinstance(detail, list):
+        return [m for item in detail for m in _flat_messages(item, prefix)]
+    return [f"{prefix}{detail}"]
+
+
+def validated(serializer: serializers.Serializer) -> dict:
+    if not serializer.is_valid():
+        errors = serializer.errors
+        raise serializers.ValidationError(
+            {field: _flat_messages(value) for field, value in errors.items()}
+        )
+    return serializer.validated_data
 
 
 # --- serializers -------------------------------------------------------------------------------
@@ -253,10 +272,8 @@ class IsAdmin(permissions.BasePermission):
 # --- views -----------------------------------------------------------------------------------
 
 
-class CategoryPagination(pagination.CursorPagination):
+class CategoryPagination(OrderedCursorPagination):
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 100
     ordering = ("slug",)
 
 
@@ -269,7 +286,10 @@ class CategoryListView(generics.ListAPIView):
     filter_backends: list = []
 
     @extend_schema(
-        operation_id="categories_list", summary="The consultant categories", tags=["consultants"]
+        operation_id="categories_list",
+        summary="The consultant categories",
+        tags=["consultants"],
+        responses={200: CategorySerializer(many=True), **error_responses({400: "invalid"})},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -300,9 +320,7 @@ class ConsultantListView(APIView):
         responses={200: ConsultantPage, **error_responses({400: "invalid"})},
     )
     def get(self, request: Request) -> Response:
-        query = DiscoveryQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = validated(DiscoveryQuerySerializer(data=request.query_params))
         category_id = None
         if params.get("category"):
             category_id = services.category_by_slug(params["category"]).pk
@@ -366,10 +384,9 @@ class MyProfileView(APIView):
         },
     )
     def patch(self, request: Request) -> Response:
-        changes = ProfileUpdateSerializer(data=request.data)
-        changes.is_valid(raise_exception=True)
+        changes = validated(ProfileUpdateSerializer(data=request.data))
         profile = services.profile_for(user=request.user)
-        profile = services.update_profile(profile=profile, changes=changes.validated_data)
+        profile = services.update_profile(profile=profile, changes=changes)
         return Response(ConsultantSerializer(profile).data)
 
 
@@ -394,12 +411,9 @@ class MyAvailabilityView(APIView):
         },
     )
     def patch(self, request: Request) -> Response:
-        body = AvailabilitySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(AvailabilitySerializer(data=request.data))
         profile = services.profile_for(user=request.user)
-        profile = services.set_availability(
-            profile=profile, is_online=body.validated_data["is_online"]
-        )
+        profile = services.set_availability(profile=profile, is_online=body["is_online"])
         return Response(ConsultantSerializer(profile).data)
 
 
@@ -426,25 +440,21 @@ class VerifyView(APIView):
         },
     )
     def patch(self, request: Request, pk: Any) -> Response:
-        body = VerifySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(VerifySerializer(data=request.data))
         profile = ConsultantProfile.objects.filter(pk=pk).first()
         if profile is None:
             raise ApiError(404, "not_found", "No such consultant.")
         profile = services.decide_verification(
             profile=profile,
             decided_by=request.user,
-            is_verified=body.validated_data["is_verified"],
-            reason=body.validated_data.get("reason", ""),
+            is_verified=body["is_verified"],
+            reason=body.get("reason", ""),
             via="api",
         )
         return Response(ConsultantSerializer(profile).data)
 
 
-class DocumentPagination(pagination.CursorPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
+class DocumentPagination(OrderedCursorPagination):
     ordering = ("-uploaded_at", "-id")
 
 
@@ -465,6 +475,10 @@ class MyDocumentsView(generics.ListAPIView):
         operation_id="consultants_me_documents_list",
         summary="My uploaded documents",
         tags=["consultants"],
+        responses={
+            200: DocumentSerializer(many=True),
+            **error_responses({400: "invalid", 403: "permission_denied"}),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -489,12 +503,7 @@ class MyDocumentsView(generics.ListAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = DocumentUploadSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = validated(DocumentUploadSerializer(data=request.data))
         profile = services.profile_for(user=request.user)
-        document = services.add_document(
-            profile=profile,
-            kind=body.validated_data["kind"],
-            upload=body.validated_data["file"],
-        )
+        document = services.add_document(profile=profile, kind=body["kind"], upload=body["file"])
         return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)

@@ -22,7 +22,8 @@ from functools import reduce
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from rest_framework import serializers
+from rest_framework import pagination, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -184,3 +185,18 @@ class KeysetPagination:
 
     def get_paginated_response(self, data: list[Any]) -> Response:
         return Response({"next": self.next_url, "previous": self.previous_url, "results": data})
+
+
+class OrderedCursorPagination(pagination.CursorPagination):
+    """DRF's cursor pagination for short lists of one fixed ordering, answering a forged cursor
+    with 400 `invalid` (`fields.cursor`) as discovery does, instead of DRF's 404."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def decode_cursor(self, request: Request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None

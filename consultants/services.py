@@ -103,12 +103,12 @@ def update_profile(*, profile: ConsultantProfile, changes: Mapping[str, Any]) ->
 
 def _check_rates(profile: ConsultantProfile) -> None:
     cap = settings.MAX_RATE_PER_MINUTE
-    bad = {
-        channel.value: [f"A rate is an integer of paise per minute from 1 to {cap}."]
+    bad = [
+        f"{channel.value}: a rate is an integer of paise per minute from 1 to {cap}."
         for channel in Channel
         if (rate := profile.rate_for(channel)) is not None
         and (isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= cap)
-    }
+    ]
     if bad:
         raise serializers.ValidationError({"rates": bad})
 

@@ -189,3 +189,12 @@ def test_availability_wants_a_real_boolean(as_consultant, value):
     response = as_consultant.patch(AVAILABILITY, {"is_online": value}, format="json")
     assert response.status_code == 400
     assert "is_online" in response.json()["fields"]
+
+
+def test_nested_errors_are_flat_messages_naming_the_part(as_consultant):
+    response = as_consultant.patch(
+        ME, {"rates": {"video": 0}, "languages": ["Hindi", 3]}, format="json"
+    )
+    fields = response.json()["fields"]
+    assert fields["rates"] == ["video: Ensure this value is greater than or equal to 1."]
+    assert fields["languages"] == ["1: A string is required."]
