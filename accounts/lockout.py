@@ -5,21 +5,33 @@ LOGIN_LOCKOUT_SECONDS: the failure that reaches the limit still answers 401, eve
 after it answers 423 until the lock ends. Unknown emails are counted like known ones, so the
 answers never tell whether an account exists.
 
+An attempt is counted as a failure *before* the password is checked and forgiven afterwards
+if it was not one (`Attempt.succeeded`, `Attempt.not_a_failure`). So a burst of concurrent
+guesses cannot slip past the limit while the first ones are still hashing: of N concurrent
+wrong attempts, exactly LOGIN_MAX_FAILURES are checked and the rest answer 423.
+
 Counting is atomic across processes: `cache.add` creates a counter only if it is missing and
 `cache.incr` is atomic in Redis. Expiry is checked against the clock in Python as well as by the
 cache's TTL, so the rules follow `timezone.now()` (and `time_machine` in tests) exactly.
 
-Keys: `login:window:<h>` holds when the current counting window began; the failures of that
-window are counted under `login:failures:<h>:<window start>`, so a new window starts from zero
-without resetting anyone's counter in place; `login:locked:<h>` holds the lock's end.
+Keys: `login:window:<h>` holds when the current counting window began; its failures are counted
+under `login:failures:<h>:<window start>`, so a new window starts from zero without resetting a
+counter in place; `login:locked:<h>` holds the end of the lock.
 """
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+
+
+class AccountLocked(Exception):
+    def __init__(self, until: datetime):
+        super().__init__(f"locked until {until.isoformat()}")
+        self.until = until
 
 
 def _key(kind: str, email: str) -> str:
@@ -37,36 +49,91 @@ def locked_until(email: str, *, now: datetime | None = None) -> datetime | None:
     return datetime.fromtimestamp(until, tz=UTC)
 
 
-def record_failure(email: str, *, now: datetime | None = None) -> int:
-    """Counts one failed attempt; returns the number of failures in the current window and
-    locks the email when it reaches LOGIN_MAX_FAILURES."""
-    now = now or timezone.now()
+def _lock(email: str, *, now: datetime) -> datetime:
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    until = now.timestamp() + window
+    cache.set(_key("locked", email), until, timeout=window + 1)
+    # The counting window is left alone: it began at the first failure, so it is over by the
+    # time the lock ends and counting starts afresh. (Deleting it here would let an attempt
+    # that passed the lock check a moment earlier start a new window, and one more guess.)
+    return datetime.fromtimestamp(until, tz=UTC)
+
+
+def _counter_key(email: str, *, now: datetime) -> str:
     window = settings.LOGIN_LOCKOUT_SECONDS
     timestamp = now.timestamp()
     window_key = _key("window", email)
-
     cache.add(window_key, timestamp, timeout=window)
     started = cache.get(window_key)
     if started is None or timestamp - started >= window:
-        # The window is over: start a new one (its own counter key, so no reset race).
+        # The window is over: start a new one (with its own counter, so no reset race).
         started = timestamp
         cache.set(window_key, started, timeout=window)
+    return f"{_key('failures', email)}:{int(started * 1000)}"
 
-    counter_key = f"{_key('failures', email)}:{int(started * 1000)}"
-    cache.add(counter_key, 0, timeout=window)
+
+def _increment(key: str) -> int:
+    timeout = settings.LOGIN_LOCKOUT_SECONDS
+    cache.add(key, 0, timeout=timeout)
     try:
-        failures = cache.incr(counter_key)
+        return cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(counter_key, 1, timeout=window)
-        failures = 1
-
-    if failures >= settings.LOGIN_MAX_FAILURES:
-        cache.set(_key("locked", email), timestamp + window, timeout=window + 1)
-        # The lock has begun; once it ends, counting starts afresh.
-        cache.delete_many([window_key, counter_key])
-    return failures
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
-def reset(email: str) -> None:
-    """A successful login forgets the failures so far."""
-    cache.delete(_key("window", email))
+def _decrement(key: str) -> None:
+    try:
+        cache.decr(key)
+    except ValueError:
+        pass  # the window ended meanwhile
+
+
+@dataclass
+class Attempt:
+    email: str
+    now: datetime
+    counter_key: str
+    failures: int  # in this window, this attempt included
+
+    def failed(self) -> None:
+        """It was a failure: the one that reaches the limit locks the email."""
+        if self.failures >= settings.LOGIN_MAX_FAILURES:
+            _lock(self.email, now=self.now)
+
+    def succeeded(self) -> None:
+        """A successful login forgets the failures so far."""
+        cache.delete(_key("window", self.email))
+
+    def not_a_failure(self) -> None:
+        """Neither (the password was right but a one-time code is still needed): un-count it."""
+        _decrement(self.counter_key)
+
+
+def start_attempt(email: str, *, now: datetime | None = None) -> Attempt:
+    """Counts a login attempt as a failure until told otherwise. Raises `AccountLocked` if the
+    email is locked, or if more attempts than the limit are already counted (a concurrent
+    burst): such an attempt is refused before any password is checked."""
+    now = now or timezone.now()
+    until = locked_until(email, now=now)
+    if until is not None:
+        raise AccountLocked(until)
+    counter_key = _counter_key(email, now=now)
+    failures = _increment(counter_key)
+    if failures > settings.LOGIN_MAX_FAILURES:
+        # The limit is reached by attempts still in flight: refuse this one uncounted. The lock
+        # itself is set by the failure that reaches the limit, if it is one.
+        _decrement(counter_key)
+        until = locked_until(email, now=now)
+        if until is None:
+            until = datetime.fromtimestamp(now.timestamp() + settings.LOGIN_LOCKOUT_SECONDS, UTC)
+        raise AccountLocked(until)
+    return Attempt(email=email, now=now, counter_key=counter_key, failures=failures)
+
+
+def record_failure(email: str, *, now: datetime | None = None) -> int:
+    """Counts one failure outright; returns the failures in the window. (For callers that have
+    no password to check, and for tests.)"""
+    attempt = start_attempt(email, now=now)
+    attempt.failed()
+    return attempt.failures

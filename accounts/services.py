@@ -93,37 +93,38 @@ def _locked(until: datetime) -> AccountError:
     return AccountError(423, "account_locked", f"Too many failed logins. Try again after {when}.")
 
 
-def _fail(email: str, error: AccountError, *, now: datetime) -> AccountError:
-    lockout.record_failure(email, now=now)
-    return error
-
-
 def login(*, email: str, password: str, otp: str | None = None) -> tuple[User, TokenPair]:
     """Checks the credentials (and the one-time code when MFA is on) and issues tokens.
 
     401 `invalid_credentials`, 401 `mfa_required` (MFA on and no code; not a failure),
-    401 `invalid_otp` (counted as a failure), 423 `account_locked` (see `accounts.lockout`).
+    401 `invalid_otp` (a failure), 423 `account_locked` (see `accounts.lockout`: the attempt is
+    counted before the password is checked, so concurrent guesses cannot pass the limit).
     An unknown email costs a password hash like a known one and is counted like one.
     """
     now = timezone.now()
-    until = lockout.locked_until(email, now=now)
-    if until is not None:
-        raise _locked(until)
+    try:
+        attempt = lockout.start_attempt(email, now=now)
+    except lockout.AccountLocked as locked:
+        raise _locked(locked.until) from None
 
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is None:
         make_password(password)  # the same work as a real check: no timing oracle
-        raise _fail(email, _invalid_credentials(), now=now)
+        attempt.failed()
+        raise _invalid_credentials()
     if not user.check_password(password) or not user.is_active:
-        raise _fail(email, _invalid_credentials(), now=now)
+        attempt.failed()
+        raise _invalid_credentials()
 
     if user.mfa_enabled:
         if not otp:
+            attempt.not_a_failure()
             raise AccountError(401, "mfa_required", "This account needs a one-time code.")
         if not _use_otp(user, otp, now=now):
-            raise _fail(email, AccountError(401, "invalid_otp", "The code is wrong."), now=now)
+            attempt.failed()
+            raise AccountError(401, "invalid_otp", "The code is wrong.")
 
-    lockout.reset(email)
+    attempt.succeeded()
     return user, issue_tokens(user)
 
 
