@@ -125,6 +125,8 @@ def login(*, email: str, password: str, otp: str | None = None) -> tuple[User, T
             raise AccountError(401, "invalid_otp", "The code is wrong.")
 
     attempt.succeeded()
+    User.objects.filter(pk=user.pk).update(last_login=now)  # for operators, in the admin
+    user.last_login = now
     return user, issue_tokens(user)
 
 

@@ -27,6 +27,8 @@ def test_it_signs_in_with_the_right_password(api, client_user):
     data = response.json()
     assert data["user"]["id"] == str(client_user.id)
     assert set(data) == {"user", "access", "refresh"}
+    client_user.refresh_from_db()
+    assert client_user.last_login is not None
 
 
 def test_the_email_is_case_insensitive(api, client_user):

@@ -194,3 +194,17 @@ def test_concurrent_registrations_of_one_email_make_one_user(api):
         thread.join(timeout=30)
     assert sorted(statuses) == [201] + [409] * 5
     assert User.objects.count() == 1
+
+
+def test_a_consultant_registers_with_a_known_category(api):
+    response = api.post(URL, body(role="consultant", category="legal"), format="json")
+    assert response.status_code == 201
+    assert response.json()["user"]["role"] == "consultant"
+
+
+def test_an_unknown_category_refuses_the_whole_registration(api):
+    response = api.post(URL, body(role="consultant", category="alchemy"), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "category" in response.json()["fields"]
+    assert not User.objects.exists()
