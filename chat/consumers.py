@@ -1,28 +1,243 @@
-"""The one WebSocket consumer at `/ws/`. Issue 6 fills in the frames; this answers `ping` and
-closes unauthenticated sockets with 4401 as the contract says."""
+"""The one WebSocket consumer at `/ws/` (CONTRACT.md "WebSocket"): thin, like a view.
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+Each text frame is rate-limited, parsed and checked by `chat.frames` (size, JSON, type,
+fields), then handed to one handler, which checks membership and state through a service and
+answers. Whatever goes wrong with a frame is answered with an `error` frame carrying the frame's
+`ref`; the socket stays open. Only authentication closes it (4401).
 
-from config.events import user_group
+Groups: every authenticated socket is in `user.<id>` (lifecycle, billing and presence frames);
+`join_session` adds it to `consultation.<id>` (messages, statuses, typing, calls). Frames meant
+for "the other participant only" travel to the room with `except_user` and each socket drops
+those of its own user.
+
+Database and Redis work runs in worker threads (`thread_sensitive=False`): one slow query of
+one socket does not hold up every other socket of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import frames, selectors, services
+from chat.frames import Frame, FrameError, TokenBucket, error_frame
+from chat.middleware import user_for_token
+from config.errors import ApiError
+from config.events import consultation_group, user_group
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED = 4401
 
 
-class SessionConsumer(AsyncJsonWebsocketConsumer):
+def in_thread(func):
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+class SessionConsumer(AsyncWebsocketConsumer):
+    user: Any = None
+
     async def connect(self):
+        self.user = None
+        self.socket_id = uuid.uuid4().hex
+        self.rooms: set[str] = set()
+        self.sessions: dict[str, selectors.Session] = {}  # membership known (participants fixed)
+        self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, time.monotonic)
+        self.tasks: list[asyncio.Task] = []
         await self.accept()
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
-        self.user_group = user_group(user.id)
-        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        if self.scope.get("token_rejected"):
+            await self.close(code=UNAUTHENTICATED)
+        elif user is not None and user.is_authenticated:
+            await self.signed_in(user)
+        else:
+            self.tasks.append(asyncio.create_task(self.authentication_deadline()))
 
     async def disconnect(self, code):
-        if hasattr(self, "user_group"):
-            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        for task in self.tasks:
+            task.cancel()
+        if self.user is None:
+            return
+        user_id = self.user.id
+        for group in [user_group(user_id), *self.rooms]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            await in_thread(services.socket_disconnected)(user_id=user_id, socket_id=self.socket_id)
+        except Exception:  # noqa: BLE001 - the socket expires from the store by itself
+            logger.exception("presence: could not record socket %s closing", self.socket_id)
 
-    async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+    async def signed_in(self, user) -> None:
+        self.user = user
+        await self.channel_layer.group_add(user_group(user.id), self.channel_name)
+        await in_thread(services.socket_connected)(user_id=user.id, socket_id=self.socket_id)
+        self.tasks.append(asyncio.create_task(self.heartbeat()))
+
+    async def authentication_deadline(self) -> None:
+        await asyncio.sleep(settings.WS_AUTH_TIMEOUT_SECONDS)
+        if self.user is None:
+            await self.close(code=UNAUTHENTICATED)
+
+    async def heartbeat(self) -> None:
+        period = settings.WS_PRESENCE_TTL_SECONDS / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await in_thread(services.socket_alive)(
+                    user_id=self.user.id, socket_id=self.socket_id
+                )
+            except Exception:  # noqa: BLE001 - the next beat tries again
+                logger.exception("presence: heartbeat of socket %s failed", self.socket_id)
+
+    # --- Frames in ----------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.bucket.take():
+            await self.send_frame(error_frame("throttled", "Too many frames; slow down."))
+            return
+        try:
+            frame = frames.parse(text_data, bytes_data)
+        except FrameError as exc:
+            await self.send_frame(error_frame(exc.code, exc.detail, exc.ref))
+            return
+        if self.user is None and frame.type not in ("authenticate", "ping"):
+            await self.send_frame(
+                error_frame("not_authenticated", "Authenticate first.", frame.ref)
+            )
+            return
+        handler = getattr(self, "on_" + frame.type)
+        try:
+            await handler(frame)
+        except ApiError as exc:
+            await self.send_frame(error_frame(exc.code, str(exc.detail), frame.ref))
+        except Exception:  # noqa: BLE001 - a bug answers one frame, never the whole socket
+            logger.exception("frame %s failed", frame.type)
+            await self.send_frame(error_frame("server_error", "The frame failed.", frame.ref))
+
+    async def on_ping(self, frame: Frame) -> None:
+        await self.send_frame({"type": "pong"})
+
+    async def on_authenticate(self, frame: Frame) -> None:
+        if self.user is not None:
+            await self.send_frame(
+                error_frame("already_authenticated", "This socket is signed in.", frame.ref)
+            )
+            return
+        user = await in_thread(user_for_token)(frame.fields["token"])
+        if user is None:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        await self.signed_in(user)
+        await self.send_frame({"type": "authenticated", "user_id": str(user.id)})
+
+    async def on_join_session(self, frame: Frame) -> None:
+        session_id = frame.fields["session_id"]
+        session, consultation = await in_thread(selectors.session_joined)(
+            user_id=self.user.id, session_id=session_id
+        )
+        self.sessions[str(session_id)] = session
+        room = consultation_group(session_id)
+        await self.channel_layer.group_add(room, self.channel_name)
+        self.rooms.add(room)
+        await self.send_frame(
+            {"type": "session_joined", "session_id": str(session_id), "consultation": consultation}
+        )
+
+    async def on_leave_session(self, frame: Frame) -> None:
+        session_id = frame.fields["session_id"]
+        await self.session(session_id)  # a stranger's session is not_found
+        room = consultation_group(session_id)
+        if room in self.rooms:
+            self.rooms.discard(room)
+            await self.channel_layer.group_discard(room, self.channel_name)
+
+    async def on_send_message(self, frame: Frame) -> None:
+        fields = frame.fields
+        sent = await in_thread(services.send_message)(
+            session_id=fields["session_id"],
+            sender_id=self.user.id,
+            client_msg_id=fields["client_msg_id"],
+            body=fields["body"],
+            reply_to_id=fields.get("reply_to"),
+        )
+        await self.send_frame(
+            {
+                "type": "message_ack",
+                "client_msg_id": str(fields["client_msg_id"]),
+                "message": sent.data,
+            }
+        )
+
+    async def on_message_delivered(self, frame: Frame) -> None:
+        await in_thread(services.mark_delivered)(
+            session_id=frame.fields["session_id"],
+            user_id=self.user.id,
+            message_ids=frame.fields["message_ids"],
+        )
+
+    async def on_mark_seen(self, frame: Frame) -> None:
+        await in_thread(services.mark_seen)(
+            session_id=frame.fields["session_id"], user_id=self.user.id
+        )
+
+    async def on_typing(self, frame: Frame) -> None:
+        session_id = frame.fields["session_id"]
+        await self.session(session_id)
+        await self.to_other_side(
+            session_id,
+            {
+                "type": "typing",
+                "session_id": str(session_id),
+                "user_id": str(self.user.id),
+                "is_typing": frame.fields["is_typing"],
+            },
+        )
+
+    async def on_call(self, frame: Frame) -> None:
+        session_id = frame.fields["session_id"]
+        await in_thread(services.check_call)(session_id=session_id, user_id=self.user.id)
+        relayed = {
+            **{name: value for name, value in frame.fields.items() if name != "session_id"},
+            "type": frame.type,
+            "session_id": str(session_id),
+            "from_user_id": str(self.user.id),
+        }
+        await self.to_other_side(session_id, relayed)
+
+    on_call_offer = on_call_answer = on_ice_candidate = on_call_end = on_call
+
+    # --- Helpers ------------------------------------------------------------------------------
+
+    async def session(self, session_id) -> selectors.Session:
+        """The session if this user is a participant (remembered: participants never change)."""
+        key = str(session_id)
+        if key not in self.sessions:
+            self.sessions[key] = await in_thread(selectors.session_for)(
+                user_id=self.user.id, session_id=session_id
+            )
+        return self.sessions[key]
+
+    async def to_other_side(self, session_id, frame: dict) -> None:
+        """`frame` to the sockets in the room that are not this user's."""
+        await self.channel_layer.group_send(
+            consultation_group(session_id),
+            {"type": "relay", "frame": frame, "except_user": str(self.user.id)},
+        )
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    # --- Frames out (channel-layer events) ----------------------------------------------------
 
     async def relay(self, event):
-        await self.send_json(event["frame"])
+        """Every server frame arrives as `{"type": "relay", "frame": ...}` (config.events)."""
+        if self.user is None or event.get("except_user") == str(self.user.id):
+            return
+        await self.send_frame(event["frame"])

@@ -1,0 +1,112 @@
+"""Chat over HTTP (CONTRACT.md "Consultations"): message history and the ICE servers of a call.
+
+Choices the contract leaves open, made here:
+
+* History pages are `{results, next, previous}` like every list; `next` carries `?before=` the
+  oldest message of the page; `previous` is always null (the history is read backwards).
+* A `before` that is not a message of this consultation is 400 `invalid`, not an empty page.
+* `rtc` answers participants only (an admin is not in the call); a chat consultation is 409
+  `channel_not_offered` whatever its status.
+"""
+
+from datetime import UTC
+from urllib.parse import urlencode
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import errors, selectors
+from chat.models import Message
+from chat.rtc import ice_config
+from chat.serializers import MessageSerializer
+from config.schema import error_responses
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    before = serializers.UUIDField(required=False, help_text="A message id: older ones only.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class HistoryView(APIView):
+    @extend_schema(
+        summary="A consultation's messages, newest first (participants and admins)",
+        parameters=[
+            OpenApiParameter("before", OpenApiTypes.UUID, description="A message id."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 100 (20)."),
+        ],
+        responses={
+            200: MessagePageSerializer,
+            **error_responses({400: "invalid", 404: "not_found"}),
+        },
+    )
+    def get(self, request: Request, pk) -> Response:
+        consultation = selectors.visible_consultation(user=request.user, consultation_id=pk)
+        query = HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        before = None
+        if "before" in query.validated_data:
+            before = Message.objects.filter(
+                id=query.validated_data["before"], consultation_id=consultation.id
+            ).first()
+            if before is None:
+                raise serializers.ValidationError(
+                    {"before": ["No such message in this consultation."]}
+                )
+        size = query.validated_data["page_size"]
+        page = list(selectors.history(consultation_id=consultation.id, before=before)[: size + 1])
+        more, page = len(page) > size, page[:size]
+        next_url = None
+        if more:
+            params = urlencode({"before": str(page[-1].id), "page_size": size})
+            next_url = request.build_absolute_uri(f"{request.path}?{params}")
+        return Response(
+            {
+                "results": MessageSerializer(page, many=True).data,
+                "next": next_url,
+                "previous": None,
+            }
+        )
+
+
+class IceServerSerializer(serializers.Serializer):
+    urls = serializers.ListField(child=serializers.CharField())
+    username = serializers.CharField(required=False)
+    credential = serializers.CharField(required=False)
+
+
+class RtcSerializer(serializers.Serializer):
+    ice_servers = IceServerSerializer(many=True)
+    expires_at = serializers.DateTimeField(default_timezone=UTC)
+
+
+class RtcView(APIView):
+    @extend_schema(
+        summary="ICE servers for a voice or video consultation (its participants)",
+        responses={
+            200: RtcSerializer,
+            **error_responses({404: "not_found", 409: "channel_not_offered"}),
+        },
+    )
+    def get(self, request: Request, pk) -> Response:
+        session = selectors.session_for(user_id=request.user.id, session_id=pk)
+        if session.channel not in ("voice", "video"):
+            raise errors.channel_not_offered("Chat consultations have no call.")
+        config = ice_config(user_id=request.user.id)
+        return Response(
+            RtcSerializer({"ice_servers": config.ice_servers, "expires_at": config.expires_at}).data
+        )

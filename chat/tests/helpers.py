@@ -1,0 +1,90 @@
+"""Test helpers: run a coroutine from a sync test, sockets on the ASGI app, frames as dicts."""
+
+import json
+import uuid
+from functools import wraps
+
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+
+TIMEOUT = 3
+
+
+def run_async(test):
+    """Lets a sync pytest test be written as a coroutine (no asyncio plugin needed)."""
+
+    @wraps(test)
+    def wrapper(*args, **kwargs):
+        return async_to_sync(test)(*args, **kwargs)
+
+    return wrapper
+
+
+def access_token(user) -> str:
+    from accounts.tokens import issue_tokens
+
+    return issue_tokens(user).access
+
+
+class Socket:
+    """A WebsocketCommunicator that speaks frames (dicts)."""
+
+    def __init__(self, path: str = "/ws/", headers=None):
+        from config.asgi import application
+
+        self.communicator = WebsocketCommunicator(application, path, headers=headers or [])
+        self.seen: list[str] = []  # the types of every frame received
+
+    async def connect(self):
+        connected, code = await self.communicator.connect(timeout=TIMEOUT)
+        return connected, code
+
+    async def send(self, frame: dict | str) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.communicator.send_to(text_data=text)
+
+    async def recv(self, timeout: float = TIMEOUT) -> dict:
+        frame = json.loads(await self.communicator.receive_from(timeout=timeout))
+        self.seen.append(frame.get("type"))
+        return frame
+
+    async def recv_type(self, kind: str, timeout: float = TIMEOUT) -> dict:
+        """The next frame of type `kind`, skipping others (presence, billing)."""
+        while True:
+            frame = await self.recv(timeout)
+            if frame["type"] == kind:
+                return frame
+
+    async def nothing(self, timeout: float = 0.3) -> bool:
+        return await self.communicator.receive_nothing(timeout=timeout)
+
+    async def close_code(self, timeout: float = TIMEOUT):
+        output = await self.communicator.receive_output(timeout=timeout)
+        assert output["type"] == "websocket.close", output
+        return output.get("code")
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+    async def ping(self) -> None:
+        await self.send({"type": "ping"})
+        assert await self.recv_type("pong") == {"type": "pong"}
+
+
+async def signed_in(user, token: str | None = None) -> Socket:
+    socket = Socket(f"/ws/?token={token}")
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def joined(user, token: str, session_id) -> Socket:
+    socket = await signed_in(user, token)
+    await socket.send({"type": "join_session", "session_id": str(session_id)})
+    answer = await socket.recv_type("session_joined")
+    assert answer["session_id"] == str(session_id)
+    return socket
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
