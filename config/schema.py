@@ -38,8 +38,8 @@ def _error(description: str) -> dict:
 
 def document_common_errors(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: the errors any operation can answer, documented
-    once here instead of on every view: 429 everywhere, 401 where a token is required, and 400
-    (malformed JSON), 413 and 415 wherever a body is read."""
+    once here instead of on every view: 429 everywhere, 401 where a token is required, 400 for
+    a bad cursor on lists, and 400 (malformed JSON), 413 and 415 wherever a body is read."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",
@@ -63,6 +63,8 @@ def document_common_errors(result: dict, generator, request, public) -> dict:
             anonymous_allowed = security is None or {} in security or not security
             if not anonymous_allowed:
                 responses.setdefault("401", _error("`not_authenticated`, `token_not_valid`"))
+            if any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
+                responses.setdefault("400", _error("`invalid` (a cursor the server did not make)"))
             if "requestBody" in operation:
                 responses.setdefault("400", _error("`invalid` (also for malformed JSON)"))
                 responses.setdefault("413", _error("`payload_too_large`"))

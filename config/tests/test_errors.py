@@ -24,3 +24,13 @@ def test_a_non_numeric_content_length_is_invalid(client):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_a_cursor_the_server_did_not_make_is_invalid(api):
+    from accounts.tests.factories import ClientFactory
+
+    api.force_authenticate(ClientFactory())
+    response = api.get("/api/v1/wallet/transactions", {"cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "cursor" in response.json()["fields"]
