@@ -143,7 +143,7 @@ def refresh_tokens(*, refresh: str) -> TokenPair:
     written, and the blacklist's unique token column backs that up.
     """
     try:
-        _token, jti, user_id = decode_refresh(refresh)
+        jti, user_id = decode_refresh(refresh)
     except TokenError as exc:
         raise _token_not_valid(str(exc)) from None
     try:
@@ -167,7 +167,7 @@ def logout(*, user: User, refresh: str) -> None:
     out, or that belongs to someone else answers 401 `token_not_valid` (and someone else's token
     is left alone)."""
     try:
-        _token, jti, user_id = decode_refresh(refresh)
+        jti, user_id = decode_refresh(refresh)
     except TokenError as exc:
         raise _token_not_valid(str(exc)) from None
     if user_id != user.id:

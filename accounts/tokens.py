@@ -46,8 +46,8 @@ def issue_tokens(user: User) -> TokenPair:
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
 
-def decode_refresh(raw: str) -> tuple[UserRefreshToken, str, UUID]:
-    """The verified token, its jti and its user id. Raises `TokenError` for anything else:
+def decode_refresh(raw: str) -> tuple[str, UUID]:
+    """The jti and the user id of a verified refresh token. Raises `TokenError` for anything else:
     a bad signature, an expired or blacklisted token, an access token, a missing claim."""
     try:
         token = UserRefreshToken(raw)  # verifies signature, expiry, type and the blacklist
@@ -55,4 +55,4 @@ def decode_refresh(raw: str) -> tuple[UserRefreshToken, str, UUID]:
         user_id = UUID(str(token[api_settings.USER_ID_CLAIM]))
     except (KeyError, ValueError) as exc:
         raise TokenError("Token has no valid user or id claim.") from exc
-    return token, jti, user_id
+    return jti, user_id
