@@ -12,6 +12,10 @@ PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean
 
+# Development defaults for the commands that start the platform; production sets DEBUG=0 and
+# a real SECRET_KEY in the environment, which win.
+run migrate demo worker beat schema: export DEBUG ?= 1
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -32,7 +36,7 @@ demo: migrate
 run: migrate
 	@if [ ! -f .demo-loaded ] && $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then \
 		$(BIN)/python manage.py seed_demo && touch .demo-loaded; fi
-	DEBUG=$${DEBUG:-1} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 test: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
