@@ -155,6 +155,11 @@ class RegisterView(PublicAuthView):
     @extend_schema(
         operation_id="auth_register",
         tags=["auth"],
+        description=(
+            "Creates a client or a consultant (admins come from `createsuperuser`) and signs "
+            "them in. `category` is the consultant's category slug; it is ignored for clients. "
+            "Passwords go through Django's validators (400 `invalid`, `fields.password`)."
+        ),
         request=RegisterSerializer,
         responses={
             201: AuthResponseSerializer,
@@ -172,6 +177,12 @@ class LoginView(PublicAuthView):
     @extend_schema(
         operation_id="auth_login",
         tags=["auth"],
+        description=(
+            "LOGIN_MAX_FAILURES failed attempts for one email within LOGIN_LOCKOUT_SECONDS "
+            "lock it: the failure that reaches the limit answers 401, every attempt after it "
+            "423 `account_locked` until the time named in `detail`. A wrong `otp` counts as a "
+            "failure; `mfa_required` does not."
+        ),
         request=LoginSerializer,
         responses={
             200: AuthResponseSerializer,
