@@ -38,3 +38,81 @@ def _short_lived_connections():
 def _fast_passwords(settings):
     """Factories set a password on every user; argon2 would make each one slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class Daphne:
+    """A real daphne process serving config.asgi on a loopback port, with the test database
+    and this worker's Redis (the channel layer every process shares)."""
+
+    def __init__(self, env: dict):
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            + ["config.asgi:application"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import socket
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("daphne did not start in time")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def daphnes(django_db_setup, django_db_blocker):
+    """Two daphne processes on the test database and the Redis channel layer."""
+    import os
+
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    env = dict(
+        os.environ,
+        DATABASE_URL=os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}",
+        DB_CONN_MAX_AGE="0",
+        DEBUG="1",
+        WS_RATE_LIMIT_PER_SECOND="200",
+        THROTTLE_RATE_USER="100000/min",
+    )
+    servers = [Daphne(env), Daphne(env)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
