@@ -11,6 +11,7 @@ Choices the contract leaves open, made here:
 * An unknown `category=` (filter or profile) is 400 `invalid` with `fields.category`.
 """
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -176,6 +177,29 @@ class ConsultantSerializer(serializers.ModelSerializer):
             "total_sessions",
         ]
         read_only_fields = fields
+
+    def to_representation(self, profile: ConsultantProfile) -> dict[str, Any]:
+        # Hand-built: discovery serializes a page per request and DRF's field-by-field walk
+        # was the larger part of its time. The declared fields above stay the schema;
+        # test_the_representation_matches_the_declared_fields keeps the two in step.
+        rating = profile.rating.quantize(Decimal("0.01")) if profile.rating is not None else None
+        return {
+            "id": str(profile.id),
+            "user_id": str(profile.user_id),
+            "name": profile.user.name,
+            "category": profile.category.slug if profile.category_id else None,
+            "specializations": list(profile.specializations or []),
+            "languages": list(profile.languages or []),
+            "bio": profile.bio,
+            "experience_years": profile.experience_years,
+            "rates": profile.rates,
+            "is_verified": profile.is_verified,
+            "is_online": profile.is_online,
+            "is_busy": profile.is_busy,
+            "rating": float(rating) if rating is not None else None,
+            "rating_count": profile.rating_count,
+            "total_sessions": profile.total_sessions,
+        }
 
 
 class ProfileUpdateSerializer(serializers.Serializer):

@@ -153,6 +153,19 @@ class ConsultantProfile(models.Model):
             models.Index(
                 fields=["rate_video", "id"], name="consultant_disc_rate_video", condition=VERIFIED
             ),
+            models.Index(
+                fields=["experience_years", "id"],
+                name="consultant_disc_experience",
+                condition=VERIFIED,
+            ),
+            models.Index(
+                fields=["total_sessions", "id"], name="consultant_disc_sessions", condition=VERIFIED
+            ),
+            models.Index(
+                fields=["rating_count", "id"],
+                name="consultant_disc_rating_count",
+                condition=VERIFIED,
+            ),
         ]
 
     def __str__(self) -> str:

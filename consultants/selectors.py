@@ -4,20 +4,16 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, QuerySet
 
 from consultants.models import RATE_FIELD, ConsultantProfile
 from consultants.pagination import SortKey, decimal_key, id_key, int_key
-
-# Sorts consultants who offer no channel at all after everyone else by price.
-_NO_RATE = 2**62
 
 # `?ordering=` values -> the sort key before the tie-breaking `id` (which follows the last
 # key's direction, so one index scan serves the whole order).
 ORDERINGS: dict[str, SortKey] = {}
 for _name, _key in [
-    ("rate_per_minute", lambda d: int_key("sort_rate", d)),
+    ("rate_per_minute", lambda d: int_key("sort_rate", d, nullable=True)),
     ("rating", lambda d: decimal_key("rating", d)),
     ("rating_count", lambda d: int_key("rating_count", d)),
     ("experience_years", lambda d: int_key("experience_years", d)),
@@ -59,9 +55,8 @@ def discover_consultants(*, filters: DiscoveryFilters) -> QuerySet[ConsultantPro
     `rate_per_minute` ordering use). One query with its user and category joined; unordered
     (the paginator orders it)."""
     rate_column = RATE_FIELD[filters.channel] if filters.channel else "min_rate"  # type: ignore[index]
-    queryset = public_consultants().annotate(
-        sort_rate=Coalesce(F(rate_column), Value(_NO_RATE), output_field=BigIntegerField())
-    )
+    # A consultant offering no channel has no `sort_rate` (NULL): last by rising price.
+    queryset = public_consultants().annotate(sort_rate=F(rate_column))
     if filters.channel:
         queryset = queryset.filter(**{f"{rate_column}__isnull": False})
     if filters.max_rate is not None:

@@ -241,3 +241,16 @@ def test_the_list_costs_the_same_queries_for_1_or_30_consultants(api, django_ass
     # A category filter adds its one lookup.
     with django_assert_num_queries(2):
         assert len(api.get(URL, {"category": "finance", "page_size": 50}).json()["results"]) == 29
+
+
+def test_the_representation_matches_the_declared_fields():
+    from rest_framework import serializers
+
+    from consultants.api import ConsultantSerializer
+
+    profile = VerifiedConsultantFactory(rating=Decimal("4.25"), rate_video=7000)
+
+    class Reference(ConsultantSerializer):
+        to_representation = serializers.ModelSerializer.to_representation
+
+    assert ConsultantSerializer(profile).data == Reference(profile).data
