@@ -433,13 +433,20 @@ def bill_due_consultations(
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
     report = TickReport(expired=expire_stale_requests(now=now, batch_size=batch_size))
     due_before = now - timedelta(seconds=max(1, settings.BILLING_TICK_SECONDS // 2))
+    gone_before = now - timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
+    # Due: not billed for half a tick, or a side gone past the disconnect timeout (the watchdog).
+    due = (
+        Q(last_billed_at__lte=due_before)
+        | Q(consultant_absent_since__lte=gone_before)
+        | Q(client_absent_since__lte=gone_before)
+    )
     after = None
     while True:
         with transaction.atomic(durable=True):
             query = (
                 Consultation.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("consultant")
-                .filter(status=Status.ACTIVE, last_billed_at__lte=due_before)
+                .filter(due, status=Status.ACTIVE)
             )
             if after is not None:
                 query = query.filter(id__gt=after)
