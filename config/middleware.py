@@ -1,14 +1,19 @@
 """HTTP plumbing for the API that must run before URL resolution."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 
 from config.errors import error_body
 
 
 class ApiPathMiddleware:
-    """Accepts every `/api/` path with or without its trailing slash, and refuses a body that
-    announces itself as too large before anything reads it (413 `payload_too_large`).
+    """Accepts every `/api/` path with or without its trailing slash, refuses a body that
+    announces itself as too large before anything reads it (413 `payload_too_large`), and
+    renders the API's timestamps in UTC as the contract says (TIME_ZONE stays the local time
+    of the admin and of "today" in earnings).
 
     Routes are declared without the slash (as CONTRACT.md writes them); the slash, if any, is
     dropped here rather than declaring every route twice.
@@ -26,6 +31,8 @@ class ApiPathMiddleware:
             too_large = self._too_large(request)
             if too_large is not None:
                 return too_large
+            with timezone.override(UTC):
+                return self.get_response(request)
         return self.get_response(request)
 
     @staticmethod

@@ -34,3 +34,16 @@ def test_a_cursor_the_server_did_not_make_is_invalid(api):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
     assert "cursor" in response.json()["fields"]
+
+
+def test_api_timestamps_are_in_utc(api, settings):
+    from accounts.tests.factories import ClientFactory, sign_in
+
+    from wallets.services import credit
+
+    settings.TIME_ZONE = "Asia/Kolkata"
+    user = ClientFactory()
+    credit(user=user, amount=500, kind="adjustment", idempotency_key="tz-test")
+    sign_in(api, user)
+    created = api.get("/api/v1/wallet/transactions").json()["results"][0]["created_at"]
+    assert created.endswith("Z") or created.endswith("+00:00")
