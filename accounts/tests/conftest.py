@@ -27,14 +27,3 @@ def mfa_user(db):
     user = ClientFactory(email="meera@example.com", mfa_secret=secret, mfa_enabled=True)
     user.totp = pyotp.TOTP(secret)
     return user
-
-
-@pytest.fixture(autouse=True)
-def _cheap_argon2(monkeypatch):
-    """Argon2 still, but with a few KiB and one pass instead of 100 MiB: the hashes these tests
-    make are checked for their algorithm, not their cost."""
-    from django.contrib.auth.hashers import Argon2PasswordHasher
-
-    monkeypatch.setattr(Argon2PasswordHasher, "time_cost", 1)
-    monkeypatch.setattr(Argon2PasswordHasher, "memory_cost", 64)
-    monkeypatch.setattr(Argon2PasswordHasher, "parallelism", 1)
