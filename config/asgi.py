@@ -19,3 +19,11 @@ application = ProtocolTypeRouter(
         "websocket": OriginCheck(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Embedded mode: the billing clock runs in this process (services mode: Celery beat + workers).
+from django.conf import settings  # noqa: E402
+
+if settings.EMBEDDED_TICKER:
+    from consultations.ticker import start_ticker
+
+    start_ticker()
