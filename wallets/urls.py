@@ -10,5 +10,5 @@ urlpatterns = [
     path("wallet/transactions", api.TransactionListView.as_view(), name="wallet-transactions"),
     path("payments", api.PaymentListView.as_view(), name="payments"),
     path("payments/razorpay/webhook", api.WebhookView.as_view(), name="razorpay-webhook"),
-    path("payments/<uuid:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
+    path("payments/<str:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
 ]

@@ -414,3 +414,20 @@ def test_a_refund_retried_with_its_key_refunds_once(as_admin, client_user):
     assert first.json() == again.json()
     assert Refund.objects.count() == 1
     assert services.wallet_for(user=client_user).balance == 7000
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["1248-10-11T01:42:11%2B16:33", "0001-01-01T00:00:00%2B05:00", "9999-12-31T23:59:59-05:00"],
+)
+def test_transactions_refuse_timestamps_the_database_cannot_hold(as_client, stamp):
+    response = as_client.get(f"/api/v1/wallet/transactions?created_after={stamp}")
+    assert response.status_code in (200, 400)
+
+
+def test_transactions_accept_an_offset_timestamp(as_client, client_user):
+    fund(client_user, 100)
+    rows = as_client.get(
+        "/api/v1/wallet/transactions?created_after=2000-01-01T00:00:00%2B05:30"
+    ).json()["results"]
+    assert len(rows) == 1
