@@ -26,8 +26,10 @@ import secrets
 import uuid
 from decimal import Decimal
 from pathlib import PurePath
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
@@ -59,6 +61,31 @@ class Category(models.Model):
         return self.name
 
 
+def validate_rate(value: int) -> None:
+    """1 to `settings.MAX_RATE_PER_MINUTE` paise a minute (read at use: the cap is a setting)."""
+    if not 1 <= value <= settings.MAX_RATE_PER_MINUTE:
+        raise ValidationError(
+            f"A rate is from 1 to {settings.MAX_RATE_PER_MINUTE} paise per minute.",
+            code="rate_out_of_range",
+        )
+
+
+def validate_tags(value: Any) -> None:
+    """A list of at most 20 distinct non-empty strings of at most 50 characters, without `|`
+    (the API checks the same; this guards the admin form)."""
+    if not isinstance(value, list) or len(value) > 20:
+        raise ValidationError("A list of at most 20 items is required.", code="invalid_list")
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or len(item) > 50 or "|" in item:
+            raise ValidationError(
+                "Each item is a non-empty text of at most 50 characters, without '|'.",
+                code="invalid_item",
+            )
+    folded = [item.strip().casefold() for item in value]
+    if len(set(folded)) != len(folded):
+        raise ValidationError("Items must not repeat.", code="duplicate_item")
+
+
 def _key(items: list[str]) -> str:
     """`["Hindi", "English"]` -> `|hindi|english|`: what the list filters match."""
     cleaned = [str(item).strip().lower() for item in items or [] if str(item).strip()]
@@ -81,16 +108,16 @@ class ConsultantProfile(models.Model):
         blank=True,
     )
     bio = models.TextField(max_length=4000, blank=True, default="")
-    specializations = models.JSONField(default=list, blank=True)
-    languages = models.JSONField(default=list, blank=True)
+    specializations = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    languages = models.JSONField(default=list, blank=True, validators=[validate_tags])
     specializations_key = models.TextField(blank=True, default="", editable=False)
     languages_key = models.TextField(blank=True, default="", editable=False)
     experience_years = models.PositiveSmallIntegerField(default=0)
 
     # Paise per minute; null = the channel is not offered.
-    rate_chat = models.BigIntegerField(null=True, blank=True)
-    rate_voice = models.BigIntegerField(null=True, blank=True)
-    rate_video = models.BigIntegerField(null=True, blank=True)
+    rate_chat = models.BigIntegerField(null=True, blank=True, validators=[validate_rate])
+    rate_voice = models.BigIntegerField(null=True, blank=True, validators=[validate_rate])
+    rate_video = models.BigIntegerField(null=True, blank=True, validators=[validate_rate])
     min_rate = models.BigIntegerField(null=True, blank=True, editable=False)
 
     is_verified = models.BooleanField(default=False)

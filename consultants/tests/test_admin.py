@@ -104,3 +104,41 @@ def test_staff_download_documents_and_nobody_else_does(client, operator, profile
     client.logout()
     client.force_login(profile.user)  # not staff
     assert client.get(download).status_code == 302  # to the admin login
+
+
+def admin_form(profile, **changes):
+    data = {
+        "user": profile.user_id,
+        "category": profile.category_id,
+        "bio": profile.bio,
+        "specializations": '["Family law"]',
+        "languages": '["English"]',
+        "experience_years": 10,
+        "rate_chat": 2000,
+        "rate_voice": "",
+        "rate_video": "",
+        **changes,
+    }
+    for prefix in ["documents", "verification_decisions"]:
+        data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
+    return data
+
+
+def test_an_operator_edits_a_profile_within_the_rules(client, operator, profile):
+    change = reverse("admin:consultants_consultantprofile_change", args=[profile.pk])
+    response = client.post(change, admin_form(profile, rate_chat=2500, languages='["Tamil"]'))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    profile.refresh_from_db()
+    assert (profile.rate_chat, profile.min_rate, profile.languages_key) == (2500, 2500, "|tamil|")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"rate_chat": 10**9}, {"rate_chat": 0}, {"languages": '"Hindi"'}, {"languages": "[1, 2]"}],
+)
+def test_the_admin_form_refuses_what_the_api_refuses(client, operator, profile, changes):
+    change = reverse("admin:consultants_consultantprofile_change", args=[profile.pk])
+    response = client.post(change, admin_form(profile, **changes))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert ConsultantProfile.objects.get(pk=profile.pk).rate_chat == 2000
