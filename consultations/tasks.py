@@ -1,0 +1,25 @@
+"""Celery tasks: thin wrappers over the billing service.
+
+Money tasks run with `acks_late` and `reject_on_worker_lost`: a worker killed mid-tick leaves its
+message unacknowledged, so another worker redoes the tick; the database state (billed seconds,
+unique charge keys) makes the redo charge nothing twice. A tick that overruns the next one is
+harmless too: `skip_locked` lets two ticks split the rows.
+"""
+
+from celery import shared_task
+from django.conf import settings
+
+from consultations import services
+
+
+@shared_task(
+    name="consultations.bill_due_consultations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def bill_due_consultations() -> dict:
+    report = services.bill_due_consultations()
+    return vars(report)
