@@ -289,6 +289,10 @@ def refund_payment(
         payment = Payment.objects.select_for_update().filter(id=payment_id).first()
         if payment is None:
             raise not_found()
+        # A twin with the same key may have committed while we waited for the payment's lock.
+        existing = Refund.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing
         if payment.status not in CREDITED_PAYMENT_STATUSES:
             raise RefundExceedsPayment("Only a captured payment can be refunded.")
         if amount > payment.refundable:

@@ -125,3 +125,37 @@ def test_concurrent_holds_never_reserve_more_than_the_balance():
     assert held == 6
     assert services.wallet_for(user=user).held == 9000
     assert check_ledger().clean
+
+
+def test_concurrent_refunds_never_exceed_the_payment_nor_repeat_a_key():
+    user = ClientFactory()
+    payment = payments.create_recharge(user=user, amount=10_000)
+    gateway_payment_id, signature = LocalGateway.pay(payment.gateway_order_id)
+    payments.verify_recharge(
+        user=user,
+        razorpay_order_id=payment.gateway_order_id,
+        razorpay_payment_id=gateway_payment_id,
+        razorpay_signature=signature,
+    )
+
+    def attempt(n):
+        try:
+            # keys 0-4 are sent twice each: ten requests, five distinct refunds of 3000 asked
+            refund = payments.refund_payment(
+                payment_id=payment.id, amount=3000, idempotency_key=f"r{n % 5}"
+            )
+            return refund.id
+        except Exception as exc:  # noqa: BLE001 - the code is what we count
+            return getattr(exc, "code", repr(exc))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(attempt, range(10)))
+    refunds = {o for o in outcomes if not isinstance(o, str)}
+    assert len(refunds) == 3  # 3 x 3000 fit in 10,000; the fourth would exceed it
+    assert set(o for o in outcomes if isinstance(o, str)) == {"refund_exceeds_payment"}
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 9000
+    assert services.wallet_for(user=user).balance == 1000
+    assert check_ledger().clean
