@@ -230,3 +230,22 @@ class ConsultantProfileAdmin(admin.ModelAdmin):
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+@admin.register(VerificationDecision)
+class VerificationDecisionAdmin(admin.ModelAdmin):
+    """The audit trail: read-only, decisions are made on the consultants' screens."""
+
+    list_display = ["created_at", "profile", "is_verified", "decided_by", "via", "reason"]
+    list_filter = ["is_verified", "via"]
+    search_fields = ["profile__user__name", "profile__user__email", "reason"]
+    list_select_related = ["profile__user", "decided_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -154,7 +154,13 @@ class ConsultantSerializer(serializers.ModelSerializer):
     languages = serializers.ListField(child=serializers.CharField(), read_only=True)
     rates = RatesSerializer(source="*", read_only=True)
     rating = serializers.DecimalField(
-        max_digits=3, decimal_places=2, coerce_to_string=False, read_only=True
+        max_digits=3,
+        decimal_places=2,
+        min_value=0,
+        max_value=5,
+        coerce_to_string=False,
+        read_only=True,
+        help_text="The average review, 0 to 5, two decimals (0 before the first review).",
     )
 
     class Meta:

@@ -142,3 +142,12 @@ def test_the_admin_form_refuses_what_the_api_refuses(client, operator, profile, 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert ConsultantProfile.objects.get(pk=profile.pk).rate_chat == 2000
+
+
+def test_the_audit_trail_is_listed_and_read_only(client, operator, profile):
+    services.decide_verification(profile=profile, decided_by=operator, is_verified=True)
+    audit = reverse("admin:consultants_verificationdecision_changelist")
+    response = client.get(audit)
+    assert response.status_code == 200
+    assert b"Vikram Iyer" in response.content
+    assert client.get(reverse("admin:consultants_verificationdecision_add")).status_code == 403
