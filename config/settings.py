@@ -119,7 +119,16 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's pool refuses a 101st concurrent command by default (an error, not
+                # a wait): a burst of sockets connecting at once would crash them with 1011.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int(
+                            "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
+                        ),
+                    }
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
                 "capacity": 1000,
                 "expiry": 60,
