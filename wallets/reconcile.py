@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import CharField, Count, Q, Sum, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, Q, Sum
 
 from wallets.models import (
     CREDITED_PAYMENT_STATUSES,
@@ -148,11 +147,18 @@ def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = 
     )
     if captured != recharges:
         report.violations.append(f"captured payments {captured} != recharges {recharges}")
-    uncredited = credited.annotate(
-        key=Concat(Value("recharge:"), Cast("id", output_field=CharField()))
-    ).exclude(key__in=LedgerTransaction.objects.values("idempotency_key"))
-    for payment in uncredited[:100]:
-        report.violations.append(f"payment {payment.id} is {payment.status} but never credited")
+    missing = 0
+    for ids in _chunks(credited.order_by("id").values_list("id", flat=True), chunk):
+        keys = {f"recharge:{payment_id}": payment_id for payment_id in ids}
+        found = set(
+            LedgerTransaction.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        for key in keys.keys() - found:
+            missing += 1
+            if missing <= 100:
+                report.violations.append(f"payment {keys[key]} is captured but never credited")
     refunded = _sum(Payment.objects.all(), "amount_refunded")
     refund_rows = _sum(
         Refund.objects.filter(status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])
@@ -176,6 +182,17 @@ def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = 
         )
     report.checked.append("captured payments equal recharges; refunds equal refund debits")
     return report
+
+
+def _chunks(values, size: int):
+    batch = []
+    for value in values.iterator(chunk_size=size):
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _postgres() -> bool:
