@@ -58,6 +58,18 @@ class PayoutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PayoutListSerializer(PayoutSerializer):
+    """A payout in the consultant's list (an addition to the contract): when it was asked for
+    and when an admin paid or rejected it."""
+
+    created_at = serializers.DateTimeField(read_only=True, default_timezone=UTC)
+    decided_at = serializers.DateTimeField(read_only=True, default_timezone=UTC, allow_null=True)
+
+    class Meta(PayoutSerializer.Meta):
+        fields = [*PayoutSerializer.Meta.fields, "created_at", "decided_at"]
+        read_only_fields = fields
+
+
 CONSULTANT_ONLY = error_responses({401: "not_authenticated", 403: "permission_denied"})
 
 
@@ -87,8 +99,21 @@ class SummaryView(APIView):
         return Response(SummarySerializer(summary).data)
 
 
-class PayoutCreateView(APIView):
+class PayoutView(generics.ListAPIView):
     permission_classes = [IsConsultant]
+    serializer_class = PayoutListSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return Payout.objects.filter(consultant=self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(
+        operation_id="earnings_payouts_list",
+        responses={200: PayoutListSerializer(many=True), **CONSULTANT_ONLY},
+        description="The consultant's own payouts, newest first.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="earnings_payout_create",

@@ -151,3 +151,19 @@ def test_an_admin_pays_and_rejects_from_the_django_admin(client, earner, admin_u
     assert (to_pay.status, to_reject.status) == (PayoutStatus.PAID, PayoutStatus.REJECTED)
     wallet = wallet_for(user=earner)
     assert (wallet.balance, wallet.held) == (9000, 0)
+
+
+def test_a_consultant_lists_their_own_payouts_newest_first(api, earner, consultant_user):
+    first = request_payout(consultant=earner, amount=1000)
+    second = request_payout(consultant=earner, amount=2000)
+    mark_payout_paid(payout_id=first.id)
+
+    response = as_user(api, earner).get("/api/v1/earnings/payouts")
+
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [(r["id"], r["status"]) for r in rows] == [
+        (str(second.id), "requested"),
+        (str(first.id), "paid"),
+    ]
+    assert rows[1]["decided_at"].endswith("Z") and rows[0]["decided_at"] is None
