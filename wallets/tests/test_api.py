@@ -431,3 +431,14 @@ def test_transactions_accept_an_offset_timestamp(as_client, client_user):
         "/api/v1/wallet/transactions?created_after=2000-01-01T00:00:00%2B05:30"
     ).json()["results"]
     assert len(rows) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/wallet/transactions", "/api/v1/payments"])
+def test_lists_cost_the_same_queries_whatever_their_length(
+    as_client, client_user, path, django_assert_max_num_queries
+):
+    for _ in range(6):
+        paid_payment(client_user, 1000)
+    with django_assert_max_num_queries(3):
+        response = as_client.get(path)
+    assert len(response.json()["results"]) == 6
