@@ -14,6 +14,9 @@ Design overview
   lower-cased copies `specializations_key` / `languages_key` (`|hindi|english|`) are what the
   filters match, with a plain `LIKE '%|hindi|%'` that works on SQLite and PostgreSQL alike
   (JSON containment does not exist on SQLite); on PostgreSQL trigram indexes serve them.
+  `search_text` is the lower-cased name, bio and specializations in one column, so `search=`
+  is one indexed `LIKE` on the profile table, with no join; the user's name is copied in when
+  the profile is saved and when the user is (consultants/receivers.py).
 * `is_online` can only be true for a verified consultant (`consultant_online_only_if_verified`).
   `is_busy` is set by the consultations app while a consultation is pending or active.
 * Every verification decision writes a `VerificationDecision` row: who, when, what, why.
@@ -86,6 +89,12 @@ def validate_tags(value: Any) -> None:
         raise ValidationError("Items must not repeat.", code="duplicate_item")
 
 
+def search_text(name: str, bio: str, specializations: list[str]) -> str:
+    """What `search=` matches: name, bio and specializations, lower-cased, one per line."""
+    tags = " | ".join(str(item) for item in specializations or [])
+    return "\n".join([name or "", bio or "", tags]).lower()
+
+
 def _key(items: list[str]) -> str:
     """`["Hindi", "English"]` -> `|hindi|english|`: what the list filters match."""
     cleaned = [str(item).strip().lower() for item in items or [] if str(item).strip()]
@@ -112,6 +121,7 @@ class ConsultantProfile(models.Model):
     languages = models.JSONField(default=list, blank=True, validators=[validate_tags])
     specializations_key = models.TextField(blank=True, default="", editable=False)
     languages_key = models.TextField(blank=True, default="", editable=False)
+    search_text = models.TextField(blank=True, default="", editable=False)
     experience_years = models.PositiveSmallIntegerField(default=0)
 
     # Paise per minute; null = the channel is not offered.
@@ -204,7 +214,7 @@ class ConsultantProfile(models.Model):
         self.refresh_derived_fields()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            derived = {"min_rate", "specializations_key", "languages_key"}
+            derived = {"min_rate", "specializations_key", "languages_key", "search_text"}
             kwargs["update_fields"] = set(update_fields) | derived
         super().save(*args, **kwargs)
 
@@ -224,6 +234,7 @@ class ConsultantProfile(models.Model):
         self.min_rate = min(offered) if offered else None
         self.specializations_key = _key(self.specializations)
         self.languages_key = _key(self.languages)
+        self.search_text = search_text(self.user.name, self.bio, self.specializations)
 
 
 class VerificationDecision(models.Model):

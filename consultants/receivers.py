@@ -11,3 +11,11 @@ def on_user_registered(sender: Any, *, user: User, category: str | None = None, 
     (`fields.category`) and the registration rolls back with it."""
     if user.is_consultant:
         services.create_profile(user=user, category_slug=category or None)
+
+
+def on_user_saved(sender: Any, *, instance: User, update_fields: Any = None, **kwargs) -> None:
+    """Keeps the profile's `search_text` in step with the consultant's name."""
+    if update_fields is not None and "name" not in update_fields:
+        return
+    if instance.is_consultant:
+        services.refresh_search_text(user=instance)

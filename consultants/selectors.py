@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
 from consultants.models import RATE_FIELD, ConsultantProfile
 from consultants.pagination import SortKey, decimal_key, id_key, int_key
@@ -74,10 +74,6 @@ def discover_consultants(*, filters: DiscoveryFilters) -> QuerySet[ConsultantPro
         needle = f"|{filters.specialization.lower()}|"
         queryset = queryset.filter(specializations_key__contains=needle)
     if filters.search:
-        term = filters.search
-        queryset = queryset.filter(
-            Q(user__name__icontains=term)
-            | Q(bio__icontains=term)
-            | Q(specializations_key__contains=term.lower())
-        )
+        # One lower-cased column (name, bio, specializations): no join, one trigram index.
+        queryset = queryset.filter(search_text__contains=filters.search.lower())
     return queryset

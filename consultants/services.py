@@ -25,6 +25,7 @@ from consultants.models import (
     ConsultantDocument,
     ConsultantProfile,
     VerificationDecision,
+    search_text,
 )
 
 # What the profile's owner may change (rates are given as a whole `{chat, voice, video}`).
@@ -77,6 +78,15 @@ def profile_for(*, user: User) -> ConsultantProfile:
         user=user
     )
     return profile
+
+
+def refresh_search_text(*, user: User) -> None:
+    """Copies a consultant's (new) name into their profile's `search_text`. No lock needed: a
+    profile edit running meanwhile recomputes the column from the fresh user row itself."""
+    profile = ConsultantProfile.objects.filter(user=user).only("bio", "specializations").first()
+    if profile is not None:
+        text = search_text(user.name, profile.bio, profile.specializations)
+        ConsultantProfile.objects.filter(pk=profile.pk).update(search_text=text)
 
 
 @transaction.atomic

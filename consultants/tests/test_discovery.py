@@ -254,3 +254,11 @@ def test_the_representation_matches_the_declared_fields():
         to_representation = serializers.ModelSerializer.to_representation
 
     assert ConsultantSerializer(profile).data == Reference(profile).data
+
+
+def test_search_follows_a_renamed_consultant(api):
+    profile = VerifiedConsultantFactory(user__name="Old Name")
+    profile.user.name = "Lakshmi Narayanan"
+    profile.user.save()
+    assert ids(api.get(URL, {"search": "lakshmi"})) == [str(profile.id)]
+    assert ids(api.get(URL, {"search": "old name"})) == []

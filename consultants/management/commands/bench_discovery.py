@@ -9,6 +9,7 @@ rolls everything back: the database is left as it was.
 Meant for PostgreSQL (the target: p95 under 50 ms); it runs on SQLite too, for comparison.
 """
 
+import os
 import random
 import statistics
 import time
@@ -168,6 +169,9 @@ class Command(BaseCommand):
             f"(target p95 < 50 ms: {verdict})"
         )
         self.stdout.write(f"mean {statistics.mean(everything):.2f} ms over {len(everything)}")
+        # Timings are wall-clock: on a shared machine they carry everyone else's load.
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        self.stdout.write(f"load average {load} on {os.cpu_count()} CPUs")
 
 
 def _percentile(values: list[float], pct: float) -> float:
