@@ -76,7 +76,7 @@ def create_review(*, client: User, consultation_id, rating: int, comment: str = 
                     created_at=timezone.now(),
                 )
         except IntegrityError as exc:  # the constraint is the truth behind the check above
-            if "review_one_per_consultation" in str(exc):
+            if Review.objects.filter(consultation=consultation).exists():
                 raise already_reviewed() from exc
             raise
         figures = Review.objects.filter(consultant=profile).aggregate(
