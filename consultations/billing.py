@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 
 from config.events import announce, user_group
@@ -236,20 +237,7 @@ def settle(
                 },
             )
 
-    Consultation.objects.bulk_update(
-        rows,
-        [
-            "billed_seconds",
-            "total_amount",
-            "commission_amount",
-            "consultant_amount",
-            "last_billed_at",
-            "balance_low_sent",
-            "status",
-            "end_reason",
-            "ended_at",
-        ],
-    )
+    save_billing_state(rows, now=now)
     if ended:
         finish(
             [item.consultation for item in ended],
@@ -275,6 +263,48 @@ def settle(
                 announce(user_group(row.client_id), frame)
                 announce(user_group(row.consultant.user_id), frame)
     return settled
+
+
+BILLING_FIELDS = [
+    ("billed_seconds", "bigint"),
+    ("total_amount", "bigint"),
+    ("commission_amount", "bigint"),
+    ("consultant_amount", "bigint"),
+    ("last_billed_at", "timestamptz"),
+    ("balance_low_sent", "boolean"),
+    ("status", "varchar"),
+    ("end_reason", "varchar"),
+    ("ended_at", "timestamptz"),
+]
+
+
+def save_billing_state(rows: list[Consultation], *, now: datetime) -> None:
+    """Writes the rows' billing fields in ONE statement.
+
+    On PostgreSQL an `UPDATE ... FROM UNNEST(arrays)`: one array per column, so the statement's
+    size and planning cost grow linearly (Django's `bulk_update` builds a `CASE WHEN` per row
+    and field, which costs seconds of Python at a few hundred rows).
+    """
+    for row in rows:
+        row.updated_at = now
+    if connection.vendor != "postgresql":
+        Consultation.objects.bulk_update(
+            rows, [name for name, _ in BILLING_FIELDS] + ["updated_at"]
+        )
+        return
+    table = Consultation._meta.db_table
+    columns = [("id", "uuid"), *BILLING_FIELDS]
+    unnest = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+    names = ", ".join(name for name, _ in columns)
+    assignments = ", ".join(f"{name} = v.{name}" for name, _ in BILLING_FIELDS)
+    # Every identifier here is a constant of this module; the values travel as parameters.
+    sql = (
+        f"UPDATE {table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
+        f"FROM UNNEST({unnest}) AS v({names}) WHERE c.id = v.id"
+    )
+    params = [[getattr(row, name) for row in rows] for name, _ in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params])
 
 
 def _wallet_ids(rows: list[Consultation]) -> dict:

@@ -1,0 +1,201 @@
+"""The billing benchmark: full ticks over N active consultations, then pgbench, same server.
+
+Run it as `manage.py bench_billing --sessions 40000` (or `python -m bench.billing 40000`) with
+DATABASE_URL pointing at PostgreSQL. It never touches the configured database's data:
+
+1. creates a scratch database `<name>_bench_billing` on the same server and migrates it;
+2. bulk-creates N active consultations (new clients with funds, new consultants);
+3. runs `--ticks` full ticks of `bill_due_consultations`, each at a `now` 10 s after the last
+   (the service is called exactly as the Celery task calls it; `now` is passed so the run does
+   not wait for the wall clock), and times each;
+4. runs `pgbench -i` and `pgbench -b tpcb-like -T <the ticks' total time>` on a second scratch
+   database, and prints transactions per second;
+5. prints postings per second, the tick's duration and the ratio to pgbench's TPS, then drops
+   both scratch databases (unless `--keep`).
+
+A "posting" is one balanced ledger transaction (client -c, consultant +(c - commission),
+platform +commission: three entries) plus the consultation row's update.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections
+
+
+class BenchError(Exception):
+    pass
+
+
+def _pg_params() -> dict:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise BenchError("the billing benchmark needs PostgreSQL (set DATABASE_URL)")
+    return {
+        "host": db.get("HOST") or "127.0.0.1",
+        "port": str(db.get("PORT") or 5432),
+        "user": db.get("USER") or "postgres",
+        "password": db.get("PASSWORD") or "",
+        "name": db["NAME"],
+    }
+
+
+def _admin_sql(params: dict, statement: str) -> None:
+    """Runs `statement` outside a transaction on the server's `postgres` database."""
+    import psycopg
+
+    with psycopg.connect(
+        host=params["host"],
+        port=params["port"],
+        user=params["user"],
+        password=params["password"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(statement)
+
+
+def _pgbench() -> str:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    for version in ("17", "16", "15", "14"):
+        path = f"/usr/lib/postgresql/{version}/bin/pgbench"
+        if os.path.exists(path):
+            return path
+    raise BenchError("pgbench is not installed")
+
+
+def _run_pgbench(params: dict, dbname: str, *, seconds: int, clients: int, out) -> float:
+    env = {**os.environ, "PGPASSWORD": params["password"]}
+    base = [_pgbench(), "-h", params["host"], "-p", params["port"], "-U", params["user"]]
+    out(f"pgbench -i -s 10 {dbname} ...")
+    subprocess.run(
+        [*base, "-i", "-q", "-s", "10", dbname], env=env, check=True, capture_output=True
+    )
+    command = [*base, "-b", "tpcb-like", "-T", str(seconds), "-c", str(clients), "-j", str(clients)]
+    out(f"pgbench -b tpcb-like -T {seconds} -c {clients} -j {clients} {dbname} ...")
+    result = subprocess.run([*command, dbname], env=env, check=True, capture_output=True, text=True)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    match = match or re.search(r"tps = ([\d.]+)", result.stdout)
+    if not match:
+        raise BenchError(f"could not read pgbench's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+def run(
+    *,
+    sessions: int,
+    ticks: int = 3,
+    batch_size: int | None = None,
+    events: bool = False,
+    pgbench_clients: int = 2,
+    pgbench_seconds: int | None = None,
+    keep: bool = False,
+    out: Callable[[str], None] = print,
+) -> dict:
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from consultations import services
+    from consultations.loadgen import create_active_sessions
+    from consultations.models import Consultation
+
+    params = _pg_params()
+    scratch = f"{params['name']}_bench_billing"[:60]
+    pgbench_db = f"{params['name']}_bench_pgbench"[:60]
+    batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    connection = connections["default"]
+    original_name = connection.settings_dict["NAME"]
+
+    out(f"scratch database {scratch} on {params['host']}:{params['port']}")
+    _admin_sql(params, f'DROP DATABASE IF EXISTS "{scratch}"')
+    _admin_sql(params, f'CREATE DATABASE "{scratch}"')
+    connection.close()
+    connection.settings_dict["NAME"] = scratch
+    result: dict = {}
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        started_at = timezone.now() - timedelta(hours=1)
+        t0 = time.perf_counter()
+        create_active_sessions(sessions, started_at=started_at, balance=10_000_000)
+        out(f"created {sessions} active consultations in {time.perf_counter() - t0:.1f} s")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # autocommit: what a settled server would have
+
+        durations = []
+        now = started_at
+        for tick in range(1, ticks + 1):
+            now = now + timedelta(seconds=settings.BILLING_TICK_SECONDS)
+            t0 = time.perf_counter()
+            report = services.bill_due_consultations(
+                now=now, batch_size=batch_size, announce_ticks=events
+            )
+            elapsed = time.perf_counter() - t0
+            durations.append(elapsed)
+            out(
+                f"tick {tick}: {report.charges} postings, {report.billed} consultations, "
+                f"{report.batches} batches of <= {batch_size} in {elapsed:.2f} s "
+                f"({report.charges / elapsed:,.0f} postings/s)"
+            )
+            if report.billed != sessions:
+                raise BenchError(f"tick {tick} billed {report.billed} of {sessions}")
+        still_active = Consultation.objects.filter(status="active").count()
+        best, mean = min(durations), sum(durations) / len(durations)
+        postings_per_second = sessions / mean
+        result.update(
+            sessions=sessions,
+            tick_seconds_best=best,
+            tick_seconds_mean=mean,
+            postings_per_second=postings_per_second,
+            still_active=still_active,
+        )
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = original_name
+        if not keep:
+            _admin_sql(params, f'DROP DATABASE IF EXISTS "{scratch}"')
+
+    seconds = pgbench_seconds or max(5, round(sum(durations)))
+    _admin_sql(params, f'DROP DATABASE IF EXISTS "{pgbench_db}"')
+    _admin_sql(params, f'CREATE DATABASE "{pgbench_db}"')
+    try:
+        tps = _run_pgbench(params, pgbench_db, seconds=seconds, clients=pgbench_clients, out=out)
+    finally:
+        if not keep:
+            _admin_sql(params, f'DROP DATABASE IF EXISTS "{pgbench_db}"')
+
+    target = 0.2 * settings.BILLING_TICK_SECONDS
+    ratio = result["postings_per_second"] / tps
+    result.update(pgbench_tps=tps, ratio=ratio, events=events)
+    out("")
+    out(
+        f"billing: {sessions} consultations per tick, batches of {batch_size}, "
+        f"events {'on' if events else 'off'}"
+    )
+    out(
+        f"  tick duration: mean {mean:.2f} s, best {best:.2f} s "
+        f"(target < {target:.1f} s = 20 % of the {settings.BILLING_TICK_SECONDS} s period: "
+        f"{'met' if mean < target else 'NOT met'})"
+    )
+    out(f"  postings/s: {postings_per_second:,.0f}")
+    out(f"pgbench tpcb-like, {pgbench_clients} clients, {seconds} s: {tps:,.0f} TPS")
+    out(f"ratio postings/s : pgbench TPS = {ratio:.1f}x")
+    return result
+
+
+if __name__ == "__main__":  # python -m bench.billing [sessions]
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    run(sessions=int(sys.argv[1]) if len(sys.argv) > 1 else 40_000)
