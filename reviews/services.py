@@ -82,8 +82,11 @@ def create_review(*, client: User, consultation_id, rating: int, comment: str = 
         figures = Review.objects.filter(consultant=profile).aggregate(
             total=Sum("rating"), count=Count("id")
         )
-        profile.rating_count = figures["count"]
-        profile.rating = average_rating(total=figures["total"] or 0, count=figures["count"])
-        profile.save(update_fields=["rating", "rating_count", "updated_at"])
+        # An UPDATE of the two columns only: the profile's other columns are not ours to write.
+        ConsultantProfile.objects.filter(id=profile.id).update(
+            rating=average_rating(total=figures["total"] or 0, count=figures["count"]),
+            rating_count=figures["count"],
+            updated_at=timezone.now(),
+        )
     review.client = client
     return review
