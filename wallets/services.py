@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from wallets.errors import InsufficientFunds
@@ -228,11 +228,33 @@ def _write(state: _State, txns: list, entries: list, now) -> None:
         account.updated_at = now
     # One UPDATE for every account touched, whatever the number of postings: the platform
     # revenue row is written once per batch.
-    Account.objects.bulk_update(changed, ["balance", "held", "updated_at"])
+    _update_accounts(changed, now)
     for hold_id in state.touched_holds:
         hold = state.holds[hold_id]
         hold.updated_at = now
         hold.save(update_fields=["remaining", "status", "updated_at"])
+
+
+def _update_accounts(accounts: list[Account], now) -> None:
+    """Writes the accounts' balance and held in one statement.
+
+    On PostgreSQL an `UPDATE ... FROM (VALUES ...)`: Django's `bulk_update` builds a CASE with a
+    branch per row, which is quadratic in the batch size (a 1,000-account billing batch spent
+    most of its time there)."""
+    if connection.vendor != "postgresql" or len(accounts) < 4:
+        Account.objects.bulk_update(accounts, ["balance", "held", "updated_at"])
+        return
+    table = Account._meta.db_table
+    rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(accounts))
+    params: list[Any] = [now]
+    for account in accounts:
+        params += [account.id, account.balance, account.held]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS a SET balance = v.balance, held = v.held, "  # noqa: S608 - our table name
+            f"updated_at = %s FROM (VALUES {rows}) AS v(id, balance, held) WHERE a.id = v.id",
+            params,
+        )
 
 
 def _lock_holds(state: _State, postings: list[Posting]) -> None:
