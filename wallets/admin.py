@@ -1,6 +1,7 @@
 """Operator screens: the ledger read-only, payments with refunds, "explain this balance"."""
 
 from django.contrib import admin, messages
+from django.db.models import Sum
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +19,8 @@ from wallets.models import (
     Refund,
     WebhookEvent,
 )
+
+EXPLAIN_ROWS = 500
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,13 +73,15 @@ class AccountAdmin(ReadOnlyAdmin):
         return extra + super().get_urls()
 
     def explain_view(self, request, account_id: int):
-        """Every entry that makes up the balance, oldest first, with running totals."""
+        """The entries that make up the balance, oldest first, with running totals (the last
+        EXPLAIN_ROWS of them, after an opening line summing the earlier ones)."""
         account = get_object_or_404(Account.objects.select_related("user"), pk=account_id)
-        entries = (
-            LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("id")
-        )
-        rows, running = [], 0
-        for entry in entries.iterator(chunk_size=2000):
+        entries = LedgerEntry.objects.filter(account=account)
+        shown = list(entries.select_related("transaction").order_by("-id")[:EXPLAIN_ROWS])[::-1]
+        earlier = entries.filter(id__lt=shown[0].id) if shown else entries.none()
+        opening = earlier.aggregate(total=Sum("amount"))["total"] or 0
+        rows, running = [], opening
+        for entry in shown:
             running += entry.amount
             rows.append({"entry": entry, "running": running, "ok": running == entry.balance_after})
         context = {
@@ -84,6 +89,8 @@ class AccountAdmin(ReadOnlyAdmin):
             "title": f"Explain the balance of {account}",
             "account": account,
             "rows": rows,
+            "opening": opening,
+            "earlier_count": earlier.count(),
             "total": running,
             "matches": running == account.balance,
             "opts": self.model._meta,

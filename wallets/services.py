@@ -142,6 +142,10 @@ def _check_posting(posting: Posting) -> None:
         raise ValueError("an idempotency key of 1-255 characters is required")
     if len(posting.legs) < 2:
         raise ValueError("a transaction needs two legs or more")
+    if len(posting.reference_type) > 32 or len(str(posting.reference_id)) > 64:
+        raise ValueError("reference_type is at most 32 characters, reference_id at most 64")
+    if not posting.kind or len(posting.kind) > 32:
+        raise ValueError("a transaction kind of 1-32 characters is required")
     for leg in posting.legs:
         if isinstance(leg.amount, bool) or not isinstance(leg.amount, int):
             raise ValueError(f"amounts are int paise, not {type(leg.amount).__name__}")

@@ -57,3 +57,14 @@ def test_the_refund_action_refunds_what_is_left(operator, client_user):
     assert Refund.objects.get().amount == 8000
     assert Payment.objects.get().status == "refunded"
     assert services.wallet_for(user=client_user).balance == 0
+
+
+def test_explain_opens_with_the_sum_of_entries_it_does_not_show(operator, client_user, monkeypatch):
+    monkeypatch.setattr("wallets.admin.EXPLAIN_ROWS", 2)
+    for amount in (100, 200, 300, 400):
+        fund(client_user, amount)
+    wallet = services.wallet_for(user=client_user)
+    response = operator.get(reverse("admin:wallets_account_explain", args=[wallet.id]))
+    assert (response.context["earlier_count"], response.context["opening"]) == (2, 300)
+    assert [row["running"] for row in response.context["rows"]] == [600, 1000]
+    assert response.context["matches"] is True
