@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
@@ -299,6 +300,18 @@ class IsAdmin(permissions.BasePermission):
         return bool(user and user.is_authenticated and (user.is_admin or user.is_superuser))
 
 
+class WholeBodySchema(AutoSchema):
+    """For PATCH routes whose body is validated whole (`is_online`, `is_verified` required):
+    drf-spectacular would document every PATCH body as partial, all fields optional."""
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request"):
+        method, self.method = self.method, "PUT"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = method
+
+
 # --- views -----------------------------------------------------------------------------------
 
 
@@ -422,6 +435,7 @@ class MyProfileView(APIView):
 
 class MyAvailabilityView(APIView):
     permission_classes = [IsConsultant]
+    schema = WholeBodySchema()
 
     @extend_schema(
         operation_id="consultants_me_availability",
@@ -449,6 +463,7 @@ class MyAvailabilityView(APIView):
 
 class VerifyView(APIView):
     permission_classes = [IsAdmin]
+    schema = WholeBodySchema()
 
     @extend_schema(
         operation_id="consultants_verify",
