@@ -227,6 +227,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "ENUM_NAME_OVERRIDES": {
         "PayoutStatusEnum": "earnings.models.PayoutStatus",
+        "ConsultationStatusEnum": "consultations.models.Status",
+        "PaymentStatusEnum": "wallets.models.PaymentStatus",
+        "RefundStatusEnum": "wallets.models.RefundStatus",
+        "MessageStatusEnum": "chat.models.MessageStatus",
+        "DocumentKindEnum": "consultants.models.DocumentKind",
+        "EntryKindEnum": "wallets.models.EntryKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
