@@ -11,19 +11,31 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# The beat schedule, in one place. Entries are added by the issues that bring their tasks.
-app.conf.beat_schedule = {}
-
 
 @app.on_after_configure.connect
-def _billing_schedule(sender, **kwargs):
-    """The billing tick (consultations), every BILLING_TICK_SECONDS. Read from the settings
-    once they are loaded: this module is imported while the settings module is."""
+def _beat_schedule(sender, **kwargs):
+    """The beat schedule, in one place. Read from the settings once they are loaded: this
+    module is imported while the settings module is."""
+    from celery.schedules import crontab
     from django.conf import settings
 
-    sender.conf.beat_schedule["bill-due-consultations"] = {
-        "task": "consultations.bill_due_consultations",
-        "schedule": float(settings.BILLING_TICK_SECONDS),
-        # A tick not started within a period is dropped: the next one catches up.
-        "options": {"expires": float(settings.BILLING_TICK_SECONDS)},
+    tick = float(settings.BILLING_TICK_SECONDS)
+    sender.conf.beat_schedule = {
+        # Bills every due consultation, expires stale requests, applies presence rules.
+        "bill-due-consultations": {
+            "task": "consultations.bill_due_consultations",
+            "schedule": tick,
+            # A tick not started within a period is dropped: the next one catches up.
+            "options": {"expires": tick},
+        },
+        # Credits captured payments whose webhook never came; retries unanswered refunds.
+        "reconcile-recent-payments": {
+            "task": "wallets.tasks.reconcile_recent_payments",
+            "schedule": 15 * 60.0,
+        },
+        # Idempotency records are kept 24 hours (CONTRACT.md: at least).
+        "purge-idempotency-keys": {
+            "task": "wallets.tasks.purge_idempotency_keys",
+            "schedule": crontab(minute=17, hour=3),
+        },
     }
