@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from config.schema import error_responses
 from consultants.models import Channel
-from consultations import services
+from consultations import errors, services
 from consultations.models import Consultation, Status
 from consultations.serializers import ConsultationSerializer, EndedConsultationSerializer
 
@@ -132,9 +132,7 @@ class ConsultationDetailView(APIView):
         )
         consultation = visible.filter(id=pk).first()
         if consultation is None:
-            from consultations.errors import not_found
-
-            raise not_found()
+            raise errors.not_found()
         return Response(ConsultationSerializer(consultation).data)
 
 

@@ -121,6 +121,13 @@ class Settled:
     remaining_seconds: int  # seconds the client's funds still pay for
 
 
+def consultant_user_id(consultation: Consultation):
+    """The consultant's user id: annotated by the tick's query (no profile row loaded), else
+    read from the profile."""
+    annotated = getattr(consultation, "consultant_user_id", None)
+    return annotated if annotated is not None else consultation.consultant.user_id
+
+
 def charge_key(consultation: Consultation, seconds: int) -> str:
     """The idempotency key of the charge that brings `consultation` to `seconds` billed."""
     return f"charge:{consultation.id}:{seconds}"
@@ -159,7 +166,7 @@ def settle(
     settled: list[Settled] = []
     for row in rows:
         client_wallet = locked[wallet_ids[row.client_id]]
-        consultant_wallet = locked[wallet_ids[row.consultant.user_id]]
+        consultant_wallet = locked[wallet_ids[consultant_user_id(row)]]
         own_hold = holds.get(row.hold_id)
         funds = client_wallet.balance - client_wallet.held + (own_hold.remaining if own_hold else 0)
         last_second = affordable_seconds(
@@ -261,7 +268,7 @@ def settle(
                     "remaining_seconds": item.remaining_seconds,
                 }
                 announce(user_group(row.client_id), frame)
-                announce(user_group(row.consultant.user_id), frame)
+                announce(user_group(consultant_user_id(row)), frame)
     return settled
 
 
@@ -311,7 +318,7 @@ def _wallet_ids(rows: list[Consultation]) -> dict:
     """user id -> wallet (account) id for every client and consultant of `rows`."""
     from wallets.models import Account
 
-    user_ids = {row.client_id for row in rows} | {row.consultant.user_id for row in rows}
+    user_ids = {row.client_id for row in rows} | {consultant_user_id(row) for row in rows}
     found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "id"))
     for user_id in user_ids - set(found):
         # A consultant's first earning: the wallet is made here (its own savepoint).
@@ -373,4 +380,4 @@ def announce_update(consultation: Consultation) -> None:
     """`consultation_updated` to both participants, after commit."""
     frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
     announce(user_group(consultation.client_id), frame)
-    announce(user_group(consultation.consultant.user_id), frame)
+    announce(user_group(consultant_user_id(consultation)), frame)

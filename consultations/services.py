@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -445,7 +445,7 @@ def bill_due_consultations(
         with transaction.atomic(durable=True):
             query = (
                 Consultation.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("consultant")
+                .annotate(consultant_user_id=F("consultant__user_id"))
                 .filter(due, status=Status.ACTIVE)
             )
             if after is not None:

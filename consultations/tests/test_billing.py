@@ -200,7 +200,9 @@ def test_the_commission_goes_to_the_platform_once_per_batch(settings):
             assert (report.billed, report.charges, report.batches) == (sessions, sessions, 1)
             counts.append(len(queries))
             platform_updates = [
-                q["sql"] for q in queries if q["sql"].startswith('UPDATE "wallets_account"')
+                q["sql"]
+                for q in queries
+                if q["sql"].replace('"', "").startswith("UPDATE wallets_account")
             ]
             assert len(platform_updates) == 1  # every account of the batch in one UPDATE
     # A batch costs a fixed number of queries, whatever the number of consultations in it.
