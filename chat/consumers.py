@@ -10,8 +10,8 @@ Groups: every authenticated socket is in `user.<id>` (lifecycle, billing and pre
 for "the other participant only" travel to the room with `except_user` and each socket drops
 those of its own user.
 
-Database and Redis work runs in worker threads (`thread_sensitive=False`): one slow query of
-one socket does not hold up every other socket of the process.
+Database and Redis work runs in a pool of worker threads (`thread_sensitive=False`): one slow
+query of one socket does not hold up every other socket of the process.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -38,12 +40,29 @@ logger = logging.getLogger(__name__)
 UNAUTHENTICATED = 4401
 
 
+# Database and Redis calls of every socket of the process share these threads (and so at most
+# this many database connections): asgiref's default would run them all in one thread, one
+# query at a time for the whole process.
+DB_THREADS = 16
+_executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="ws-db")
+
+
 def in_thread(func):
-    return database_sync_to_async(func, thread_sensitive=False)
+    return database_sync_to_async(func, thread_sensitive=False, executor=_executor)
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
     user: Any = None
+
+    async def dispatch(self, message):
+        """channels' dispatch without its `aclose_old_connections()` per event: that hops to the
+        process's one thread-sensitive thread for every frame in and every event out, making
+        it the bottleneck of the whole process. This consumer never uses that thread's
+        connection; its worker threads close their own (`database_sync_to_async`)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.user = None
@@ -52,13 +71,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.sessions: dict[str, selectors.Session] = {}  # membership known (participants fixed)
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, time.monotonic)
         self.tasks: list[asyncio.Task] = []
-        await self.accept()
         user = self.scope.get("user")
         if self.scope.get("token_rejected"):
+            await self.accept()  # then closed: a refused handshake reaches clients as a bare 403
             await self.close(code=UNAUTHENTICATED)
         elif user is not None and user.is_authenticated:
+            # In its groups and counted present before the client sees the socket open, so no
+            # event sent right after the handshake is missed.
             await self.signed_in(user)
+            await self.accept()
         else:
+            await self.accept()
             self.tasks.append(asyncio.create_task(self.authentication_deadline()))
 
     async def disconnect(self, code):
@@ -166,7 +189,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
             client_msg_id=fields["client_msg_id"],
             body=fields["body"],
             reply_to_id=fields.get("reply_to"),
+            broadcast=False,
         )
+        if sent.created:  # stored and committed: the room hears it (a resend is not repeated)
+            await self.channel_layer.group_send(
+                consultation_group(fields["session_id"]),
+                {"type": "relay", "frame": services.message_frame(sent.data)},
+            )
         await self.send_frame(
             {
                 "type": "message_ack",

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,16 +27,14 @@ from chat.selectors import Session, session_for
 from chat.serializers import message_data
 from config.events import announce, consultation_group
 from consultations import presence
+from consultations.models import Consultation, Status
 
 
 @dataclass
 class Sent:
     message: Message
     created: bool  # False: a resend of a stored message (same client_msg_id)
-
-    @property
-    def data(self) -> dict:
-        return message_data(self.message)
+    data: dict  # the `message` object, serialized once for the answer and the broadcast
 
 
 def send_message(
@@ -46,6 +44,7 @@ def send_message(
     client_msg_id: uuid.UUID,
     body: str,
     reply_to_id: uuid.UUID | None = None,
+    broadcast: bool = True,
 ) -> Sent:
     """Stores a message of a participant in an active consultation and announces it.
 
@@ -53,39 +52,62 @@ def send_message(
     body and whatever the consultation's state now, and announces nothing again. Otherwise:
     `not_found` unless the sender is a participant, `invalid_state` unless the consultation is
     active, `invalid` if `reply_to` is not a message of the same consultation. Announces
-    `message {message}` to the room after commit.
+    `message {message}` to the room once the row is committed; with `broadcast=False` the
+    caller does it (the consumer, from its event loop: no thread hop for the send).
+
+    The hot path of the chat: one query checks membership, state and a resend at once, then
+    one INSERT in its own (autocommit) transaction; the unique constraint settles a race of
+    two resends.
     """
-    session = session_for(user_id=sender_id, session_id=session_id)
-    first = _stored(session_id, sender_id, client_msg_id)
-    if first is not None:
-        return Sent(first, created=False)
-    if not session.is_active:
-        raise errors.invalid_state(f"Messages need an active consultation; it is {session.status}.")
+    first = Message.objects.filter(
+        consultation_id=OuterRef("id"), sender_id=sender_id, client_msg_id=client_msg_id
+    ).values("id")[:1]
+    found = (
+        Consultation.objects.filter(id=session_id)
+        .filter(Q(client_id=sender_id) | Q(consultant__user_id=sender_id))
+        .annotate(first_id=Subquery(first))
+        .values_list("status", "first_id")
+        .first()
+    )
+    if found is None:
+        raise errors.not_found()
+    status, first_id = found
+    if first_id is not None:
+        return _resent(first_id)
+    if status != Status.ACTIVE:
+        raise errors.invalid_state(f"Messages need an active consultation; it is {status}.")
     if reply_to_id is not None and not (
         Message.objects.filter(id=reply_to_id, consultation_id=session_id).exists()
     ):
         raise errors.invalid("reply_to: no such message in this consultation.")
     try:
-        with transaction.atomic(durable=True):
-            message = Message.objects.create(
-                consultation_id=session_id,
-                sender_id=sender_id,
-                client_msg_id=client_msg_id,
-                body=body,
-                reply_to_id=reply_to_id,
-                created_at=timezone.now(),
-            )
-            announce(
-                consultation_group(session_id),
-                {"type": "message", "message": message_data(message)},
-            )
+        message = Message.objects.create(
+            consultation_id=session_id,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            body=body,
+            reply_to_id=reply_to_id,
+            created_at=timezone.now(),
+        )
     except IntegrityError:
         # A concurrent resend won the unique constraint: the first message is the answer.
-        first = _stored(session_id, sender_id, client_msg_id)
-        if first is None:
+        stored = _stored(session_id, sender_id, client_msg_id)
+        if stored is None:
             raise
-        return Sent(first, created=False)
-    return Sent(message, created=True)
+        return _resent(stored.id)
+    data = message_data(message)
+    if broadcast:
+        announce(consultation_group(session_id), message_frame(data))
+    return Sent(message, created=True, data=data)
+
+
+def message_frame(data: dict) -> dict:
+    return {"type": "message", "message": data}
+
+
+def _resent(message_id) -> Sent:
+    message = Message.objects.get(id=message_id)
+    return Sent(message, created=False, data=message_data(message))
 
 
 def _stored(session_id, sender_id, client_msg_id) -> Message | None:

@@ -35,6 +35,29 @@ def _short_lived_connections():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer object per test: each test runs on its own event loop, and the Redis
+    layer keeps loop-bound state (its receive lock) that must not leak into the next test."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_threads():
+    """The consumer's worker threads end with each test, and their connections with them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chat import consumers
+
+    yield
+    consumers._executor.shutdown(wait=True)
+    consumers._executor = ThreadPoolExecutor(max_workers=consumers.DB_THREADS)
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     """Factories set a password on every user; argon2 would make each one slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

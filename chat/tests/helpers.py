@@ -7,15 +7,31 @@ from functools import wraps
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-TIMEOUT = 3
+TIMEOUT = 10  # generous: the machine running the tests may be busy
+
+
+_open: list["Socket"] = []
 
 
 def run_async(test):
-    """Lets a sync pytest test be written as a coroutine (no asyncio plugin needed)."""
+    """Lets a sync pytest test be written as a coroutine (no asyncio plugin needed). Every
+    socket the test opened is closed afterwards, even when it failed: a consumer left running
+    on a finished event loop would hold the channel layer's receive lock for the next test."""
+
+    async def run(*args, **kwargs):
+        try:
+            return await test(*args, **kwargs)
+        finally:
+            while _open:
+                socket = _open.pop()
+                try:
+                    await socket.communicator.disconnect(timeout=TIMEOUT)
+                except Exception:  # noqa: BLE001 - already closed, or the test broke it
+                    pass
 
     @wraps(test)
     def wrapper(*args, **kwargs):
-        return async_to_sync(test)(*args, **kwargs)
+        return async_to_sync(run)(*args, **kwargs)
 
     return wrapper
 
@@ -34,6 +50,7 @@ class Socket:
 
         self.communicator = WebsocketCommunicator(application, path, headers=headers or [])
         self.seen: list[str] = []  # the types of every frame received
+        _open.append(self)
 
     async def connect(self):
         connected, code = await self.communicator.connect(timeout=TIMEOUT)

@@ -86,8 +86,7 @@ def test_a_client_and_a_consultant_on_two_processes_chat_with_receipts(daphnes, 
             await consultant.join(sid)
 
             sent = await client.say(sid, "Namaste, I have a question.")
-            heard = await consultant.expect("message")
-            assert heard["message"] == sent
+            await consultant.expect("message", message=sent)
 
             await consultant.send(
                 {"type": "message_delivered", "session_id": sid, "message_ids": [sent["id"]]}
@@ -104,11 +103,9 @@ def test_a_client_and_a_consultant_on_two_processes_chat_with_receipts(daphnes, 
             assert seen["message_ids"] == [sent["id"]]
 
             answer = await consultant.say(sid, "Of course, go ahead.")
-            assert (await client.expect("message"))["message"]["id"] == answer["id"]
+            await client.expect("message", message=answer)
             await client.send({"type": "mark_seen", "session_id": sid})
-            assert (await consultant.expect("message_status", status="seen"))["message_ids"] == [
-                answer["id"]
-            ]
+            await consultant.expect("message_status", status="seen", message_ids=[answer["id"]])
             assert "typing" not in [f["type"] for f in consultant.frames]
 
     asyncio.run(scenario())
