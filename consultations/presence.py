@@ -21,6 +21,7 @@ sockets that went away.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from django.utils import timezone
 
 from config.events import announce, user_group
 from consultations.models import OPEN_STATUSES, Consultation
+
+logger = logging.getLogger(__name__)
 
 
 class State:
@@ -269,3 +272,12 @@ def sweep_presence(*, now: datetime | None = None, batch_size: int = 500) -> int
                 announce_presence(consultation, user_id=user_id, is_online=True)
                 changes += 1
     return changes
+
+
+def sweep_presence_safely() -> None:
+    """`sweep_presence` for the billing tick (the Celery task and the embedded ticker), before
+    it bills: a failing presence store is logged and the tick bills anyway."""
+    try:
+        sweep_presence()
+    except Exception:  # noqa: BLE001 - billing must not stop for the presence store
+        logger.exception("presence sweep failed; billing goes on")

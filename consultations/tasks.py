@@ -10,6 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from consultations import services
+from consultations.presence import sweep_presence_safely
 
 
 @shared_task(
@@ -21,5 +22,6 @@ from consultations import services
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
 def bill_due_consultations() -> dict:
+    sweep_presence_safely()
     report = services.bill_due_consultations()
     return vars(report)

@@ -20,9 +20,11 @@ _guard = threading.Lock()
 
 def tick_once() -> None:
     from consultations import services
+    from consultations.presence import sweep_presence_safely
 
     close_old_connections()
     try:
+        sweep_presence_safely()
         report = services.bill_due_consultations()
         if report.billed or report.expired:
             logger.info("billing tick: %s", report)
