@@ -71,3 +71,32 @@ def test_the_sweep_leaves_users_who_never_connected_alone(store, session):
     assert presence.sweep_presence() == 0
     row = Consultation.objects.get(id=session.id)
     assert row.client_absent_since is None and row.consultant_absent_since is None
+
+
+def test_the_billing_task_sweeps_presence_before_it_bills(settings, session):
+    """A consultant whose server process died: the tick records them gone from their last
+    heartbeat, and past the disconnect timeout the consultation is force-ended."""
+    from consultations.tasks import bill_due_consultations
+    from wallets.tests.factories import fund
+
+    fund(session.client, 1_000_000)
+    settings.DISCONNECT_TIMEOUT_SECONDS = 120
+    start = timezone.now() - timedelta(seconds=300)
+    Consultation.objects.filter(id=session.id).update(started_at=start, last_billed_at=start)
+    user = session.consultant.user_id
+    presence.socket_opened(user, "crashed", now=(start + timedelta(seconds=20)).timestamp())
+    bill_due_consultations.apply()
+    row = Consultation.objects.get(id=session.id)
+    assert row.consultant_absent_since is not None
+    assert abs(row.consultant_absent_since - (start + timedelta(seconds=20))) < timedelta(seconds=1)
+    assert (row.status, row.end_reason) == ("force_ended", "consultant_disconnected")
+
+
+def test_a_failing_presence_store_does_not_stop_billing(monkeypatch, session):
+    from consultations.tasks import bill_due_consultations
+
+    def broken(**kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(presence, "sweep_presence", broken)
+    bill_due_consultations.apply().get()
