@@ -168,6 +168,29 @@ def test_it_force_ends_at_the_last_second_the_money_lasts(settings):
     assert check_ledger().clean
 
 
+@hypothesis_settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rate=st.integers(1, 100_000), minutes=st.integers(1, 3), extra=st.integers(0, 999))
+def test_it_always_force_ends_at_the_second_the_money_runs_out(settings, rate, minutes, extra):
+    settings.MIN_MINUTES = 1
+    balance = rate * minutes + extra % rate
+    with time_machine.travel(START, tick=False) as traveller:
+        consultation = begin(rate=rate, balance=balance)
+        while reload(consultation).status == Status.ACTIVE:
+            traveller.shift(10)
+            services.bill_due_consultations()
+    last = affordable_seconds(rate_per_minute=rate, budget=balance)
+    assert (consultation.status, consultation.end_reason) == ("force_ended", "insufficient_balance")
+    assert consultation.billed_seconds == last
+    assert wallet_for(user=consultation.client).balance == balance - total_for(
+        rate_per_minute=rate, seconds=last
+    )
+    assert wallet_for(user=consultation.client).held == 0
+
+
 def test_the_balance_never_goes_below_zero_even_after_a_long_outage(settings):
     settings.MIN_MINUTES = 1
     with time_machine.travel(START, tick=False) as traveller:
