@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 
-from config.events import announce, user_group
+from config.events import announce, announce_many, user_group
 from consultants.models import ConsultantProfile
 from consultations.models import Consultation, ConsultationEvent, EndReason, Status
 from consultations.serializers import consultation_frame_data
@@ -227,6 +227,7 @@ def settle(
         row.end_reason = ending.reason
         row.ended_at = now
         item.remaining_seconds = 0
+    frames: list[tuple[str, dict]] = []
     for item in settled:
         row = item.consultation
         if (
@@ -235,13 +236,15 @@ def settle(
             and item.remaining_seconds < BALANCE_LOW_SECONDS
         ):
             row.balance_low_sent = True
-            announce(
-                user_group(row.client_id),
-                {
-                    "type": "balance_low",
-                    "session_id": str(row.id),
-                    "remaining_seconds": item.remaining_seconds,
-                },
+            frames.append(
+                (
+                    user_group(row.client_id),
+                    {
+                        "type": "balance_low",
+                        "session_id": str(row.id),
+                        "remaining_seconds": item.remaining_seconds,
+                    },
+                )
             )
 
     save_billing_state(rows, now=now)
@@ -267,8 +270,10 @@ def settle(
                     "balance": item.client_balance,
                     "remaining_seconds": item.remaining_seconds,
                 }
-                announce(user_group(row.client_id), frame)
-                announce(user_group(consultant_user_id(row)), frame)
+                frames.append((user_group(row.client_id), frame))
+                frames.append((user_group(consultant_user_id(row)), frame))
+    # One send for the whole batch after commit (one event loop, concurrent group sends).
+    announce_many(frames)
     return settled
 
 
