@@ -377,12 +377,19 @@ def finish(
     )
     for row in took_place:
         consultation_ended.send(sender=Consultation, consultation=row)
-    for row in rows:
-        announce_update(row)
+    announce_many([message for row in rows for message in update_frames(row)])
+
+
+def update_frames(consultation: Consultation) -> list[tuple[str, dict]]:
+    """`consultation_updated` for both participants, as `(group, frame)` pairs."""
+    frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
+    return [
+        (user_group(consultation.client_id), frame),
+        (user_group(consultant_user_id(consultation)), frame),
+    ]
 
 
 def announce_update(consultation: Consultation) -> None:
     """`consultation_updated` to both participants, after commit."""
-    frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
-    announce(user_group(consultation.client_id), frame)
-    announce(user_group(consultant_user_id(consultation)), frame)
+    for group, frame in update_frames(consultation):
+        announce(group, frame)
