@@ -135,6 +135,24 @@ if REDIS_URL:
             },
         }
     }
+    # `pubsub`: channels-redis' pub/sub layer (one PUBLISH per group send, one subscription per
+    # process); the core layer above polls a sorted set per message and falls behind past a few
+    # hundred sockets per process (README "Real time: benchmark").
+    CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "core")
+    if CHANNEL_LAYER_BACKEND not in {"core", "pubsub"}:
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: core or pubsub"
+        )
+    if CHANNEL_LAYER_BACKEND == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {
+                    "hosts": [REDIS_URL],
+                    "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
+                },
+            }
+        }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
