@@ -7,7 +7,7 @@ both in this process, so one clock). The same sockets and the same load then go 
 second and p50/p99 send-to-receive latency for each, and the ratios.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20
+        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20 [--layer pubsub]
 
 The database named in DATABASE_URL is a scratch one: it is created if missing, migrated and
 FLUSHED. Everything runs on loopback and stops by itself.
@@ -216,7 +216,11 @@ async def run_load(
                 "client_msg_id": str(uuid.uuid4()),
                 "body": body,
             }
-            await ws.send(json.dumps(frame))
+            try:
+                await ws.send(json.dumps(frame))
+            except Exception:  # noqa: BLE001 - the server closed it: counted, not fatal
+                result.errors += 1
+                return
             result.sent += 1
             at += step
 
@@ -255,6 +259,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="messages a second per socket")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     parser.add_argument("--processes", type=int, default=1, help="daphne processes")
+    parser.add_argument(
+        "--layer",
+        choices=["core", "pubsub"],
+        default=os.environ.get("CHANNEL_LAYER_BACKEND", "core"),
+        help="channels-redis layer (CHANNEL_LAYER_BACKEND)",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.setdefault(
@@ -269,7 +279,11 @@ def main() -> None:
     ensure_database(database_url)
     sessions = make_sessions(args.sockets // 2)
 
-    env = dict(os.environ, WS_RATE_LIMIT_PER_SECOND=str(max(20, int(args.rate * 4))))
+    env = dict(
+        os.environ,
+        WS_RATE_LIMIT_PER_SECOND=str(max(20, int(args.rate * 4))),
+        CHANNEL_LAYER_BACKEND=args.layer,
+    )
     ports = [free_port() for _ in range(args.processes)]
     servers = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -321,7 +335,8 @@ def main() -> None:
     offered = args.sockets * args.rate
     print(
         f"load: {args.sockets} sockets ({args.sockets // 2} sessions), {args.rate:g} msg/s each "
-        f"({offered:g} msg/s offered), {args.duration:g} s, {args.processes} daphne process(es)"
+        f"({offered:g} msg/s offered), {args.duration:g} s, {args.processes} daphne process(es), "
+        f"{args.layer} channel layer"
     )
     print(relay_result.line())
     print(chat_result.line())
