@@ -351,3 +351,12 @@ def test_the_schema_documents_the_routes(api):
     ):
         assert route in schema
     assert Consultation  # imported for readers: the rows these routes serve
+
+
+def test_the_list_costs_one_query_however_long(api, client_user, django_assert_num_queries):
+    for _ in range(5):
+        ConsultationFactory(client=client_user, status=Status.EXPIRED)
+    as_user(api, client_user)
+    with django_assert_num_queries(1):
+        response = api.get("/api/v1/consultations")
+    assert len(response.json()["results"]) == 5
