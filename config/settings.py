@@ -162,17 +162,15 @@ else:
     # No broker in the embedded mode: tasks run in the calling process.
     CELERY_TASK_ALWAYS_EAGER = True
 
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 # With acks_late, a task whose worker died is redelivered after the broker's visibility
 # timeout (Redis' default is an hour). Two task time limits: a killed tick is redone within
 # minutes, and a slow one redone while still running only finds its work done.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 2 * env_int("CELERY_TASK_TIME_LIMIT", 60, minimum=1)
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60, minimum=1)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 
