@@ -9,6 +9,11 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consult
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?= -n 2
+# `make bench` works in scratch databases on the same servers (created if missing).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consult_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
+SESSIONS ?= 40000
+SOCKETS ?= 500
 
 .PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean
 
@@ -55,6 +60,18 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(BIN)/celery -A config beat --loglevel=info
+
+# The three benchmarks; each prints its figures (README "Measured").
+bench: $(STAMP)
+	$(BIN)/python bench/ensure_db.py $(BENCH_DATABASE_URL)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
+		$(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
+		$(BIN)/python manage.py bench_discovery
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
+		$(BIN)/python manage.py bench_billing --sessions $(SESSIONS)
+	DATABASE_URL=$(BENCH_DATABASE_URL)_chat REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
+		$(BIN)/python bench/chat.py --sockets $(SOCKETS)
 
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file schema.yml --validate
