@@ -28,3 +28,22 @@ def _cheap_argon2(monkeypatch):
     monkeypatch.setattr(Argon2PasswordHasher, "time_cost", 1)
     monkeypatch.setattr(Argon2PasswordHasher, "memory_cost", 64)
     monkeypatch.setattr(Argon2PasswordHasher, "parallelism", 1)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_categories(request):
+    """The five categories a data migration seeds, present in every database test.
+
+    A transactional test (`transaction=True`, the race tests) ends with a flush of every table,
+    which takes migration-seeded rows with it for the tests that run after it on the same
+    worker. Re-seeding here (get_or_create, so a no-op normally) keeps every test starting from
+    what `migrate` makes.
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("consultants.migrations.0002_seed_categories").seed(apps, None)

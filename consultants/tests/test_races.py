@@ -9,9 +9,7 @@ from consultants.models import ConsultantProfile
 from consultants.tests.factories import VerifiedConsultantFactory
 
 
-# serialized_rollback: the flush after a transactional test would take the seeded categories
-# with it, for every later test of this worker.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_rejection_racing_a_go_online_never_leaves_an_unverified_consultant_online():
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's")
