@@ -45,6 +45,9 @@ from wallets.services import (
     Posting,
     commission_for,
     lock_accounts,
+    lock_open_holds,
+    lock_wallets,
+    post_locked_batch,
     post_transactions_batch,
     release,
     system_account,
@@ -393,3 +396,225 @@ def announce_update(consultation: Consultation) -> None:
     """`consultation_updated` to both participants, after commit."""
     for group, frame in update_frames(consultation):
         announce(group, frame)
+
+
+# --- The tick's batch on PostgreSQL: tuples and arrays, no model instances --------------------
+
+# What the tick reads of each locked row, in this order.
+TICK_FIELDS = (
+    "id",
+    "client_id",
+    "consultant__user_id",
+    "channel",
+    "rate_per_minute",
+    "started_at",
+    "paused",
+    "consultant_absent_since",
+    "client_absent_since",
+    "billed_seconds",
+    "total_amount",
+    "commission_amount",
+    "consultant_amount",
+    "hold_id",
+    "balance_low_sent",
+)
+
+
+@dataclass
+class BatchReport:
+    billed: int  # consultations settled
+    charges: int  # postings written
+    ended: int
+    last_id: object  # the batch's last consultation id (the next batch starts after it)
+
+
+def _billable(started_at, paused, absent_since, now: datetime, grace: timedelta) -> int:
+    """`billable_seconds` over plain values."""
+    if started_at is None:
+        return 0
+    elapsed = now - started_at - paused
+    if absent_since is not None:
+        elapsed -= max(timedelta(0), now - max(absent_since + grace, started_at))
+    return max(0, elapsed // ONE_SECOND)
+
+
+def _gone(absent_since, started_at, now: datetime, timeout: timedelta) -> bool:
+    return absent_since is not None and now - max(absent_since, started_at or now) >= timeout
+
+
+def bill_batch_postgres(
+    query, *, now: datetime, batch_size: int, announce_ticks: bool = True
+) -> BatchReport | None:
+    """One batch of the tick on PostgreSQL, inside the caller's (durable) transaction: `settle`
+    for the locked due rows of `query`, in a fixed number of statements.
+
+    Takes up to `batch_size` rows of `query` (in id order, `select_for_update(skip_locked)`) as
+    tuples, locks every wallet of the batch and platform revenue in one statement
+    (`wallets.services.lock_wallets`), then the open holds, sizes each charge in plain ints from
+    the locked balances exactly as `settle` does, posts the batch with
+    `wallets.services.post_locked_batch` (each account written once), writes the rows' billing
+    state in one `UPDATE ... FROM UNNEST`, and ends what must end (`finish`, with model rows
+    fetched for those only). Frames go out after commit. None when nothing is due.
+    """
+    rows = list(query.values_list(*TICK_FIELDS)[:batch_size])
+    if not rows:
+        return None
+    user_ids = [row[1] for row in rows] + [row[2] for row in rows]
+    wallets, system = lock_wallets(user_ids=user_ids, system_kinds=(AccountKind.PLATFORM_REVENUE,))
+    platform = system[AccountKind.PLATFORM_REVENUE]
+    holds = lock_open_holds(row[13] for row in rows)
+
+    grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+    timeout = timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
+    charge_kind = EntryKind.CONSULTATION_CHARGE
+    earning_kind = EntryKind.CONSULTATION_EARNING
+    commission_kind = EntryKind.COMMISSION
+    postings: list[Posting] = []
+    # The rows' new billing state, one list per column (BILLING_FIELDS' order).
+    ids, seconds, totals, commissions, consultant_amounts = [], [], [], [], []
+    lows, statuses, reasons, ended_ats = [], [], [], []
+    ticks: list[tuple] = []  # (row, seconds, total, client balance after, remaining seconds)
+    frames: list[tuple[str, dict]] = []
+    ended: dict = {}
+    for row in rows:
+        (cid, client_id, consultant_uid, channel, rate, started_at, paused, k_absent, c_absent,
+         billed, total0, commission0, consultant0, hold_id, low_sent) = row  # fmt: skip
+        client = wallets[client_id]
+        own_hold = holds.get(hold_id)
+        funds = client.balance - client.held + (own_hold.remaining if own_hold else 0)
+        last_second = affordable_seconds(rate_per_minute=rate, budget=total0 + funds)
+        target = max(_billable(started_at, paused, k_absent, now, grace), billed)
+        reason = None
+        if _gone(k_absent, started_at, now, timeout):
+            reason = EndReason.CONSULTANT_DISCONNECTED
+        elif _gone(c_absent, started_at, now, timeout):
+            reason = EndReason.CLIENT_DISCONNECTED
+        if target > last_second:
+            target = last_second  # billed up to the second the money lasts
+            reason = EndReason.INSUFFICIENT_BALANCE
+
+        total = total_for(rate_per_minute=rate, seconds=target)
+        charge = total - total0
+        commission = commission_for(total) - commission0
+        if charge > 0:
+            legs = [Leg(client, -charge, charge_kind)]
+            if charge - commission:
+                legs.append(Leg(wallets[consultant_uid], charge - commission, earning_kind))
+            if commission:
+                legs.append(Leg(platform, commission, commission_kind))
+            postings.append(
+                Posting(
+                    kind=charge_kind,
+                    legs=legs,
+                    idempotency_key=f"charge:{cid}:{target}",
+                    reference_type="consultation",
+                    reference_id=str(cid),
+                    description=f"{channel} consultation, {target} s billed",
+                    consume_hold=own_hold if own_hold and own_hold.remaining else None,
+                )
+            )
+            commission0 += commission
+            consultant0 += charge - commission
+        else:
+            charge = 0
+        remaining = max(0, last_second - target)
+        if reason is not None:
+            ended[cid] = reason
+            remaining = 0
+            statuses.append(Status.FORCE_ENDED)
+            reasons.append(reason)
+            ended_ats.append(now)
+        else:
+            statuses.append(Status.ACTIVE)
+            reasons.append(None)
+            ended_ats.append(None)
+            if not low_sent and remaining < BALANCE_LOW_SECONDS:
+                low_sent = True
+                frames.append(
+                    (
+                        user_group(client_id),
+                        {
+                            "type": "balance_low",
+                            "session_id": str(cid),
+                            "remaining_seconds": remaining,
+                        },
+                    )
+                )
+        ids.append(cid)
+        seconds.append(target)
+        totals.append(total)
+        commissions.append(commission0)
+        consultant_amounts.append(consultant0)
+        lows.append(low_sent)
+        if charge:
+            ticks.append((row, target, total, client.balance - charge, remaining))
+
+    # One posting per charge, one write per account for the whole batch.
+    post_locked_batch(postings=postings, accounts=_by_id(wallets, platform), holds=holds, now=now)
+    _write_billing_state(
+        [
+            ids,
+            seconds,
+            totals,
+            commissions,
+            consultant_amounts,
+            [now] * len(ids),
+            lows,
+            statuses,
+            reasons,
+            ended_ats,
+        ],  # fmt: skip
+        now=now,
+    )
+    if ended:
+        finished = list(
+            Consultation.objects.annotate(consultant_user_id=F("consultant__user_id"))
+            .filter(id__in=list(ended))
+            .order_by("id")
+        )
+        finish(
+            finished,
+            now=now,
+            from_status=Status.ACTIVE,
+            reasons=ended,
+            saved=True,
+        )
+    if announce_ticks:
+        for row, target, total, balance, remaining in ticks:
+            frame = {
+                "type": "billing_tick",
+                "session_id": str(row[0]),
+                "billed_seconds": target,
+                "total_amount": total,
+                "balance": balance,
+                "remaining_seconds": remaining,
+            }
+            frames.append((user_group(row[1]), frame))
+            frames.append((user_group(row[2]), frame))
+    announce_many(frames)
+    return BatchReport(
+        billed=len(rows), charges=len(postings), ended=len(ended), last_id=rows[-1][0]
+    )
+
+
+def _by_id(wallets: dict, *more) -> dict:
+    accounts = {account.id: account for account in wallets.values()}
+    for account in more:
+        accounts[account.id] = account
+    return accounts
+
+
+def _write_billing_state(columns: list[list], *, now: datetime) -> None:
+    """`save_billing_state` over column lists (`id` then BILLING_FIELDS' order)."""
+    table = Consultation._meta.db_table
+    names = [("id", "uuid"), *BILLING_FIELDS]
+    unnest = ", ".join(f"%s::{kind}[]" for _, kind in names)
+    aliases = ", ".join(name for name, _ in names)
+    assignments = ", ".join(f"{name} = v.{name}" for name, _ in BILLING_FIELDS)
+    # Every identifier here is a constant of this module; the values travel as parameters.
+    sql = (
+        f"UPDATE {table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
+        f"FROM UNNEST({unnest}) AS v({aliases}) WHERE c.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *columns])

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from consultations import errors
 from consultations.billing import (
     Ending,
     announce_update,
+    bill_batch_postgres,
     finish,
     running_pause,
     settle,
@@ -441,6 +442,7 @@ def bill_due_consultations(
         | Q(client_absent_since__lte=gone_before)
     )
     after = None
+    set_based = connection.vendor == "postgresql"
     while True:
         with transaction.atomic(durable=True):
             query = (
@@ -450,6 +452,21 @@ def bill_due_consultations(
             )
             if after is not None:
                 query = query.filter(id__gt=after)
+            if set_based:  # tuples and arrays, a fixed number of statements per batch
+                batch = bill_batch_postgres(
+                    query.order_by("id"),
+                    now=now,
+                    batch_size=batch_size,
+                    announce_ticks=announce_ticks,
+                )
+                if batch is None:
+                    break
+                after = batch.last_id
+                report.batches += 1
+                report.billed += batch.billed
+                report.charges += batch.charges
+                report.ended += batch.ended
+                continue
             rows = list(query.order_by("id")[:batch_size])
             if not rows:
                 break
