@@ -291,7 +291,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
         )
 
     async def send_frame(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        try:
+            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        except Exception:  # noqa: BLE001 - the client is gone; its disconnect cleans up
+            logger.debug("socket %s closed before a %s frame", self.socket_id, frame.get("type"))
 
     # --- Frames out (channel-layer events) ----------------------------------------------------
 

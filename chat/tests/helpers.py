@@ -105,3 +105,21 @@ async def joined(user, token: str, session_id) -> Socket:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def wait_until_gone(consultation, *fields: str, timeout: float = 15) -> None:
+    """Waits until the servers have recorded the participants' last sockets closing (the
+    `*_absent_since` fields), so that no server is still writing when the test's database is
+    truncated (a TRUNCATE racing a row lock can deadlock)."""
+    import time
+
+    from consultations.models import Consultation
+
+    fields = fields or ("client_absent_since", "consultant_absent_since")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = Consultation.objects.filter(id=consultation.id).values(*fields).first()
+        if row is None or all(row[field] is not None for field in fields):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the servers did not record {fields} in time")

@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chat.models import Message
-from chat.tests.helpers import access_token
+from chat.tests.helpers import access_token, wait_until_gone
 from consultations.tests.factories import ActiveConsultationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,6 +109,7 @@ def test_a_client_and_a_consultant_on_two_processes_chat_with_receipts(daphnes, 
             assert "typing" not in [f["type"] for f in consultant.frames]
 
     asyncio.run(scenario())
+    wait_until_gone(consultation)
     statuses = dict(Message.objects.values_list("body", "status"))
     assert statuses == {"Namaste, I have a question.": "seen", "Of course, go ahead.": "seen"}
 
@@ -154,6 +155,7 @@ def test_a_client_that_drops_and_reconnects_loses_and_doubles_nothing(daphnes, p
             return resent
 
     resent = asyncio.run(scenario())
+    wait_until_gone(consultation)
     request = urllib.request.Request(
         f"{first.http}/api/v1/consultations/{sid}/messages?page_size=100",
         headers={"Authorization": f"Bearer {client_token}"},
@@ -166,7 +168,7 @@ def test_a_client_that_drops_and_reconnects_loses_and_doubles_nothing(daphnes, p
 
 
 def test_a_foreign_origin_is_refused_at_the_handshake(daphnes, pair):
-    _, client_token, _ = pair
+    consultation, client_token, _ = pair
 
     async def scenario():
         with pytest.raises(InvalidStatus) as refused:
@@ -183,6 +185,7 @@ def test_a_foreign_origin_is_refused_at_the_handshake(daphnes, pair):
             assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)) == {"type": "pong"}
 
     asyncio.run(scenario())
+    wait_until_gone(consultation, "client_absent_since")
 
 
 def test_an_invalid_token_closes_with_4401_on_a_real_server(daphnes):

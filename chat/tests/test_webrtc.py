@@ -9,7 +9,7 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
-from chat.tests.helpers import access_token
+from chat.tests.helpers import access_token, wait_until_gone
 from consultations.tests.factories import ActiveConsultationFactory
 
 aiortc = pytest.importorskip("aiortc")
@@ -142,6 +142,7 @@ def test_two_webrtc_peers_connect_through_the_signaling_relay(daphnes, loopback_
             return message, callee.relayed, caller.relayed
 
     message, to_callee, to_caller = asyncio.run(scenario())
+    wait_until_gone(consultation)
     assert message == "hello over a peer-to-peer data channel"
     assert to_callee[0] == "call_offer" and "ice_candidate" in to_callee
     assert to_caller[0] == "call_answer" and "ice_candidate" in to_caller
