@@ -48,6 +48,7 @@ def _fresh_channel_layer():
 @pytest.fixture(autouse=True)
 def _fresh_worker_threads():
     """The consumer's worker threads end with each test, and their connections with them."""
+    import gc
     from concurrent.futures import ThreadPoolExecutor
 
     from chat import consumers
@@ -55,6 +56,7 @@ def _fresh_worker_threads():
     yield
     consumers._executor.shutdown(wait=True)
     consumers._executor = ThreadPoolExecutor(max_workers=consumers.DB_THREADS)
+    gc.collect()  # the ended threads' connections sit in reference cycles until collected
 
 
 @pytest.fixture(autouse=True)
