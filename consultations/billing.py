@@ -43,6 +43,7 @@ from wallets.models import AccountKind, EntryKind, Hold, HoldStatus
 from wallets.services import (
     Leg,
     Posting,
+    array_cursor,
     commission_for,
     lock_accounts,
     lock_open_holds,
@@ -608,13 +609,13 @@ def _write_billing_state(columns: list[list], *, now: datetime) -> None:
     """`save_billing_state` over column lists (`id` then BILLING_FIELDS' order)."""
     table = Consultation._meta.db_table
     names = [("id", "uuid"), *BILLING_FIELDS]
-    unnest = ", ".join(f"%s::{kind}[]" for _, kind in names)
+    unnest = ", ".join(f"%b::{kind}[]" for _, kind in names)
     aliases = ", ".join(name for name, _ in names)
     assignments = ", ".join(f"{name} = v.{name}" for name, _ in BILLING_FIELDS)
     # Every identifier here is a constant of this module; the values travel as parameters.
     sql = (
-        f"UPDATE {table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
+        f"UPDATE {table} AS c SET {assignments}, updated_at = %b "  # noqa: S608
         f"FROM UNNEST({unnest}) AS v({aliases}) WHERE c.id = v.id"
     )
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(sql, [now, *columns])

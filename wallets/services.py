@@ -462,6 +462,18 @@ def _post_transactions_batch_postgres(postings: list[Posting]) -> list[LedgerTra
 _ACCOUNT_COLUMNS = "id, user_id, kind = 'user_wallet', balance, held"
 
 
+def array_cursor():
+    """A cursor on the current connection (same database transaction) that binds parameters on
+    the SERVER, in binary: a list of 10,000 ids or amounts travels as one binary array instead
+    of a quoted text literal built in Python (Django's psycopg cursors bind on the client, which
+    cost about 60 us per batch row here). Use `%b` placeholders. It goes through Django's cursor
+    wrapper, so query capture and execute wrappers still see it."""
+    import psycopg
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
 def _locked_accounts(rows) -> dict[int, LockedAccount]:
     return {row[0]: LockedAccount(*row) for row in rows}
 
@@ -470,10 +482,10 @@ def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
     """`lock_accounts` without model instances: locks the rows (id order) and returns their
     values by id. Inside a transaction."""
     ids = sorted(set(account_ids))
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(
             f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608 - constants
-            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
             [ids],
         )
         return _locked_accounts(cursor.fetchall())
@@ -489,9 +501,9 @@ def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict,
     # Every identifier is a constant of this module; the values travel as parameters.
     sql = (
         f"SELECT {_ACCOUNT_COLUMNS} FROM {table} "  # noqa: S608
-        "WHERE user_id = ANY(%s) OR id = ANY(%s) ORDER BY id FOR UPDATE"
+        "WHERE user_id = ANY(%b::uuid[]) OR id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
     )
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(sql, [user_ids, system_ids])
         locked = _locked_accounts(cursor.fetchall())
     by_user = {a.user_id: a for a in locked.values() if a.user_id is not None}
@@ -501,7 +513,7 @@ def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict,
 
         for uid in missing:  # a consultant's first earning: the wallet is made here
             wallet_for(user=User(id=uid))
-        with connection.cursor() as cursor:
+        with array_cursor() as cursor:
             cursor.execute(sql, [missing, []])
             for account in _locked_accounts(cursor.fetchall()).values():
                 locked[account.id] = account
@@ -513,13 +525,13 @@ def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict,
 def lock_open_holds(hold_ids) -> dict[Any, LockedHold]:
     """Locks the OPEN holds among `hold_ids` (after their accounts: lock those first) and
     returns their values by id."""
-    ids = sorted({str(h) for h in hold_ids if h is not None})
+    ids = sorted({h for h in hold_ids if h is not None}, key=str)
     if not ids:
         return {}
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(
             f"SELECT id, account_id, remaining FROM {Hold._meta.db_table} "  # noqa: S608
-            "WHERE id = ANY(%s::uuid[]) AND status = 'open' ORDER BY id FOR UPDATE",
+            "WHERE id = ANY(%b::uuid[]) AND status = 'open' ORDER BY id FOR UPDATE",
             [ids],
         )
         return {row[0]: LockedHold(*row) for row in cursor.fetchall()}
@@ -552,10 +564,10 @@ def post_locked_batch(
         for posting in postings:
             _check_posting(posting)
     keys = [p.idempotency_key for p in postings]
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(
             f"SELECT idempotency_key FROM {RefusedPosting._meta.db_table} "  # noqa: S608
-            "WHERE idempotency_key = ANY(%s)",
+            "WHERE idempotency_key = ANY(%b::varchar[])",
             [keys],
         )
         seen = {row[0] for row in cursor.fetchall()}
@@ -568,12 +580,12 @@ def post_locked_batch(
         return []
 
     txn_table = LedgerTransaction._meta.db_table
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {txn_table} (id, kind, idempotency_key, reference_type, "  # noqa: S608
             "reference_id, description, created_at) "
-            "SELECT t.*, %s FROM UNNEST(%s::uuid[], %s::varchar[], %s::varchar[], %s::varchar[], "
-            "%s::varchar[], %s::varchar[]) AS t ON CONFLICT (idempotency_key) DO NOTHING",
+            "SELECT t.*, %b FROM UNNEST(%b::uuid[], %b::varchar[], %b::varchar[], %b::varchar[], "
+            "%b::varchar[], %b::varchar[]) AS t ON CONFLICT (idempotency_key) DO NOTHING",
             [
                 now,
                 [t for t, _ in todo],
@@ -586,7 +598,7 @@ def post_locked_batch(
         )
         if cursor.rowcount != len(todo):  # some keys exist: keep only the rows written now
             cursor.execute(
-                f"SELECT id FROM {txn_table} WHERE id = ANY(%s::uuid[])",  # noqa: S608
+                f"SELECT id FROM {txn_table} WHERE id = ANY(%b::uuid[])",  # noqa: S608
                 [[t for t, _ in todo]],
             )
             written = {row[0] for row in cursor.fetchall()}
@@ -625,18 +637,18 @@ def post_locked_batch(
             )
 
     changed = sorted(touched)
-    with connection.cursor() as cursor:
+    with array_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {LedgerEntry._meta.db_table} (public_id, transaction_id, "  # noqa: S608
             "account_id, kind, amount, balance_after, created_at) "
-            "SELECT gen_random_uuid(), e.*, %s FROM UNNEST(%s::uuid[], %s::bigint[], "
-            "%s::varchar[], %s::bigint[], %s::bigint[]) AS e",
+            "SELECT gen_random_uuid(), e.*, %b FROM UNNEST(%b::uuid[], %b::bigint[], "
+            "%b::varchar[], %b::bigint[], %b::bigint[]) AS e",
             [now, e_txn, e_account, e_kind, e_amount, e_after],
         )
         cursor.execute(
             f"UPDATE {Account._meta.db_table} AS a SET balance = v.balance, "  # noqa: S608
-            "held = v.held, updated_at = %s "
-            "FROM UNNEST(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, held) "
+            "held = v.held, updated_at = %b "
+            "FROM UNNEST(%b::bigint[], %b::bigint[], %b::bigint[]) AS v(id, balance, held) "
             "WHERE a.id = v.id",
             [
                 now,
@@ -650,8 +662,8 @@ def post_locked_batch(
             cursor.execute(
                 f"UPDATE {Hold._meta.db_table} AS h SET remaining = v.remaining, "  # noqa: S608
                 "status = CASE WHEN v.remaining = 0 THEN 'closed' ELSE h.status END, "
-                "updated_at = %s "
-                "FROM UNNEST(%s::uuid[], %s::bigint[]) AS v(id, remaining) WHERE h.id = v.id",
+                "updated_at = %b "
+                "FROM UNNEST(%b::uuid[], %b::bigint[]) AS v(id, remaining) WHERE h.id = v.id",
                 [now, ids, [touched_holds[i].remaining for i in ids]],
             )
     return todo
