@@ -20,6 +20,7 @@ import asyncio
 import functools
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -140,14 +141,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def heartbeat(self) -> None:
         period = settings.WS_PRESENCE_TTL_SECONDS / 3
+        # Spread over the period: sockets that connected together (after a deploy) would
+        # otherwise beat together and queue every message behind their Redis calls.
+        await asyncio.sleep(random.uniform(0, period))
         while True:
-            await asyncio.sleep(period)
             try:
                 await in_thread(services.socket_alive)(
                     user_id=self.user.id, socket_id=self.socket_id
                 )
             except Exception:  # noqa: BLE001 - the next beat tries again
                 logger.exception("presence: heartbeat of socket %s failed", self.socket_id)
+            await asyncio.sleep(period)
 
     # --- Frames in ----------------------------------------------------------------------------
 
