@@ -132,7 +132,6 @@ SCHEMAS: dict[str, tuple[dict[str, Checker], dict[str, Checker]]] = {
     "ice_candidate": ({**_SESSION, "candidate": _candidate}, {}),
     "call_end": (_SESSION, {}),
 }
-CALL_TYPES = {"call_offer", "call_answer", "ice_candidate", "call_end"}
 
 
 def _clean_ref(content: dict) -> Any:

@@ -22,10 +22,6 @@ class Session:
     channel: str
     status: str
 
-    def other(self, user_id) -> uuid.UUID:
-        """The other participant of `user_id` (a participant)."""
-        return self.consultant_user_id if str(user_id) == str(self.client_id) else self.client_id
-
     @property
     def is_active(self) -> bool:
         return self.status == Status.ACTIVE

@@ -103,19 +103,6 @@ def _redis_close(user_id, socket_id: str, now: float) -> Change:
     return Change(became_offline=bool(removed) and live == 0)
 
 
-def _redis_state(user_id, now: float) -> tuple[str, float | None]:
-    key = _key(user_id)
-    pipe = _redis().pipeline(transaction=False)
-    pipe.zcount(key, f"({now}", "+inf")
-    pipe.zrange(key, -1, -1, withscores=True)
-    live, last = pipe.execute()
-    if live:
-        return State.ONLINE, None
-    if last:
-        return State.OFFLINE, float(last[0][1])
-    return State.UNKNOWN, None
-
-
 # --- One process (embedded) --------------------------------------------------------------------
 
 _local: dict[str, dict[str, float]] = {}
@@ -182,8 +169,7 @@ def socket_closed(user_id, socket_id: str, *, now: float | None = None) -> Chang
 
 def presence_state(user_id, *, now: float | None = None) -> tuple[str, float | None]:
     """(`State`, for OFFLINE the unix time the last socket stopped counting, else None)."""
-    now = time.time() if now is None else now
-    return (_redis_state if _uses_redis() else _local_state)(user_id, now)
+    return presence_states([user_id], now=now)[user_id]
 
 
 def is_online(user_id) -> bool:
