@@ -1,8 +1,10 @@
 """Fixtures: a funded client, an online consultant (chat at 600 paise a minute = 10 a second),
 an outsider and an admin; `as_user(api, user)` signs the API client in."""
 
+import asyncio
+import threading
+
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from accounts.tests.factories import AdminFactory, ClientFactory
@@ -43,17 +45,28 @@ def as_user(api, user):
 
 
 class Listener:
-    """A channel subscribed to some users' groups, to read the frames sent to them."""
+    """A channel subscribed to some users' groups, to read the frames sent to them.
+
+    It lives on one event loop of its own (a daemon thread): channels-redis keeps a layer per
+    event loop, and the pub/sub layer only delivers to channels made on the loop that reads them.
+    """
 
     def __init__(self, *users):
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
+        self.channel = self._run(self._subscribe(users))
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def _subscribe(self, users) -> str:
+        channel = await self.layer.new_channel()
         for user in users:
-            async_to_sync(self.layer.group_add)(user_group(user.id), self.channel)
+            await self.layer.group_add(user_group(user.id), channel)
+        return channel
 
     def frames(self, timeout: float = 0.5) -> list[dict]:
-        import asyncio
-
         async def drain():
             got = []
             while True:
@@ -63,7 +76,7 @@ class Listener:
                     return got
                 got.append(message["frame"])
 
-        return async_to_sync(drain)()
+        return self._run(drain())
 
 
 @pytest.fixture
