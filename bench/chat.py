@@ -7,7 +7,7 @@ both in this process, so one clock). The same sockets and the same load then go 
 second and p50/p99 send-to-receive latency for each, and the ratios.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20 [--layer pubsub]
+        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20 [--layer core]
 
 The database named in DATABASE_URL is a scratch one: it is created if missing, migrated and
 FLUSHED. Everything runs on loopback and stops by itself.
@@ -262,7 +262,7 @@ def main() -> None:
     parser.add_argument(
         "--layer",
         choices=["core", "pubsub"],
-        default=os.environ.get("CHANNEL_LAYER_BACKEND", "core"),
+        default=os.environ.get("CHANNEL_LAYER_BACKEND", "pubsub"),
         help="channels-redis layer (CHANNEL_LAYER_BACKEND)",
     )
     args = parser.parse_args()

@@ -115,30 +115,10 @@ if REDIS_URL:
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's pool refuses a 101st concurrent command by default (an error, not
-                # a wait): a burst of sockets connecting at once would crash them with 1011.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "max_connections": env_int(
-                            "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
-                        ),
-                    }
-                ],
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
-                "capacity": 1000,
-                "expiry": 60,
-            },
-        }
-    }
-    # `pubsub`: channels-redis' pub/sub layer (one PUBLISH per group send, one subscription per
-    # process); the core layer above polls a sorted set per message and falls behind past a few
-    # hundred sockets per process (README "Real time: benchmark").
-    CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "core")
+    # `pubsub` (default): channels-redis' pub/sub layer, one PUBLISH per group send and one
+    # subscription per process. `core`: the list-based layer, which polls per message and fell
+    # behind past a few hundred sockets per process (README "Real time").
+    CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "pubsub")
     if CHANNEL_LAYER_BACKEND not in {"core", "pubsub"}:
         raise ImproperlyConfigured(
             f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: core or pubsub"
@@ -150,6 +130,27 @@ if REDIS_URL:
                 "CONFIG": {
                     "hosts": [REDIS_URL],
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
+                },
+            }
+        }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    # redis-py's pool refuses a 101st concurrent command by default (an error, not
+                    # a wait): a burst of sockets connecting at once would crash them with 1011.
+                    "hosts": [
+                        {
+                            "address": REDIS_URL,
+                            "max_connections": env_int(
+                                "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
+                            ),
+                        }
+                    ],
+                    "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
+                    "capacity": 1000,
+                    "expiry": 60,
                 },
             }
         }
