@@ -551,7 +551,13 @@ def bill_batch_postgres(
             ticks.append((row, target, total, client.balance - charge, remaining))
 
     # One posting per charge, one write per account for the whole batch.
-    post_locked_batch(postings=postings, accounts=_by_id(wallets, platform), holds=holds, now=now)
+    post_locked_batch(
+        postings=postings,
+        accounts=_by_id(wallets, platform),
+        holds=holds,
+        now=now,
+        checked=True,  # built above from locked rows: two or three legs summing to zero
+    )
     _write_billing_state(
         [
             ids,
