@@ -8,9 +8,11 @@ DATABASE_URL pointing at PostgreSQL. It never touches the configured database's 
 3. runs `--ticks` full ticks of `bill_due_consultations`, each at a `now` 10 s after the last
    (the service is called exactly as the Celery task calls it; `now` is passed so the run does
    not wait for the wall clock), and times each;
-4. runs `pgbench -i` and `pgbench -b tpcb-like -T <the ticks' total time>` on a second scratch
+4. checks the books (`wallets.reconcile.check_ledger`: every transaction balanced, every
+   balance equal to its entries) and fails if they do not balance;
+5. runs `pgbench -i` and `pgbench -b tpcb-like -T <the ticks' total time>` on a second scratch
    database, and prints transactions per second;
-5. prints postings per second, the tick's duration and the ratio to pgbench's TPS, then drops
+6. prints postings per second, the tick's duration and the ratio to pgbench's TPS, then drops
    both scratch databases (unless `--keep`).
 
 A "posting" is one balanced ledger transaction (client -c, consultant +(c - commission),
@@ -150,6 +152,18 @@ def run(
             if report.billed != sessions:
                 raise BenchError(f"tick {tick} billed {report.billed} of {sessions}")
         still_active = Consultation.objects.filter(status="active").count()
+        from wallets.reconcile import check_ledger
+
+        t0 = time.perf_counter()
+        ledger = check_ledger()
+        out(
+            f"ledger check ({time.perf_counter() - t0:.1f} s): "
+            + ("clean" if ledger.clean else f"{len(ledger.violations)} VIOLATIONS")
+        )
+        for violation in ledger.violations[:10]:
+            out(f"  {violation}")
+        if not ledger.clean:
+            raise BenchError("the books do not balance after the ticks")
         best, mean = min(durations), sum(durations) / len(durations)
         postings_per_second = sessions / mean
         result.update(

@@ -457,7 +457,10 @@ def bill_batch_postgres(
     state in one `UPDATE ... FROM UNNEST`, and ends what must end (`finish`, with model rows
     fetched for those only). Frames go out after commit. None when nothing is due.
     """
-    rows = list(query.values_list(*TICK_FIELDS)[:batch_size])
+    sql, params = query.values_list(*TICK_FIELDS)[:batch_size].query.sql_with_params()
+    with array_cursor(binary_results=True) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     if not rows:
         return None
     user_ids = [row[1] for row in rows] + [row[2] for row in rows]
@@ -555,7 +558,6 @@ def bill_batch_postgres(
         postings=postings,
         accounts=_by_id(wallets, platform),
         holds=holds,
-        now=now,
         checked=True,  # built above from locked rows: two or three legs summing to zero
     )
     _write_billing_state(
