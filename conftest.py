@@ -47,3 +47,27 @@ def _seeded_categories(request):
     from django.apps import apps
 
     import_module("consultants.migrations.0002_seed_categories").seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _books_balance_after_every_test(request):
+    """After every database test, the ledger must still reconcile (`check_ledger`, the same
+    checks as `manage.py reconcile_ledger`): whatever a test did through the services, the
+    books it leaves behind are clean. Tests that corrupt the books on purpose say so with
+    `@pytest.mark.ledger_corrupted`."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or request.node.get_closest_marker("ledger_corrupted"):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from django.db import connection
+
+    if connection.needs_rollback or not connection.is_usable():
+        return  # the test's own transaction is broken; its assertions say why
+    from wallets.reconcile import check_ledger
+
+    report = check_ledger()
+    assert report.clean, "the books do not reconcile after this test:\n" + "\n".join(
+        report.violations
+    )

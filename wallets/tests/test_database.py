@@ -95,6 +95,7 @@ def test_a_wallet_row_cannot_break_its_rules(client_user, values, rule):
             Account.objects.filter(id=wallet.id).update(**values)
 
 
+@pytest.mark.ledger_corrupted
 @pytest.mark.django_db
 def test_a_system_account_may_go_negative():
     clearing = services.system_account(AccountKind.GATEWAY_CLEARING)

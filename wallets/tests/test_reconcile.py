@@ -57,6 +57,7 @@ def test_it_shows_progress_in_chunks():
     assert "accounts checked: 2/" in out and "accounts checked: 4/" in out
 
 
+@pytest.mark.ledger_corrupted
 @pytest.mark.parametrize(
     ("corruption", "says"),
     [
@@ -72,6 +73,7 @@ def test_a_corrupted_wallet_exits_non_zero(corruption, says):
     assert "VIOLATION" in err and says in err
 
 
+@pytest.mark.ledger_corrupted
 def test_a_payment_marked_captured_without_a_credit_is_a_violation():
     client = ClientFactory()
     payment = payments.create_recharge(user=client, amount=10_000)
@@ -82,6 +84,7 @@ def test_a_payment_marked_captured_without_a_credit_is_a_violation():
     assert "captured payments 10000 != recharges 0" in err
 
 
+@pytest.mark.ledger_corrupted
 def test_revenue_that_is_not_commission_is_a_violation():
     client = ClientFactory()
     fund(client, 1000)
