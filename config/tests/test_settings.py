@@ -1,0 +1,67 @@
+"""Settings: production passes Django's deploy checks; a bad value stops the start-up."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], **environ: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**clean, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks_without_a_warning():
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="consult.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run(["-c", "import config.settings"], DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("reader", "value", "says"),
+    [
+        (lambda: env.env_bool("X_TEST", False), "maybe", "X_TEST='maybe' is not a boolean"),
+        (lambda: env.env_int("X_TEST", 1), "ten", "X_TEST='ten' is not an integer"),
+        (lambda: env.env_int("X_TEST", 1, minimum=5), "2", "below its minimum"),
+        (lambda: env.env_rate("X_TEST", "1/min"), "lots", "is not a rate"),
+        (lambda: env.env_url("X_TEST", {"postgres"}), "mysql://db/x", "must be a postgres URL"),
+    ],
+)
+def test_a_bad_value_fails_loudly_naming_the_variable(monkeypatch, reader, value, says):
+    monkeypatch.setenv("X_TEST", value)
+    with pytest.raises(ImproperlyConfigured, match=says):
+        reader()
+
+
+def test_unset_or_empty_values_take_the_default(monkeypatch):
+    monkeypatch.setenv("X_TEST", "  ")
+    assert env.env_int("X_TEST", 7) == 7
+    assert env.env_list("X_TEST", ["a"]) == ["a"]
+    monkeypatch.setenv("X_TEST", "a, b,,c")
+    assert env.env_list("X_TEST", []) == ["a", "b", "c"]
