@@ -22,6 +22,11 @@ Locking: the caller has the consultation rows locked (`select_for_update`). `set
 every wallet of the batch plus platform revenue at once, in id order (`lock_accounts`), sizes
 each charge from the locked balances and posts the whole batch with `post_transactions_batch`,
 which writes each account once: the platform revenue row once per batch, not per charge.
+
+The tick on PostgreSQL: `bill_batch_postgres` does what `settle` does for a batch of due rows,
+with the same arithmetic and the same locks in the same order, but over tuples and arrays (no
+model instance on the hot path, a fixed number of statements per batch: bench/BILLING.md).
+`settle` stays the one path for SQLite (the embedded mode) and for ending one consultation.
 """
 
 from __future__ import annotations

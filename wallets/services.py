@@ -8,6 +8,9 @@ Locking policy (read this before adding a function here)
 * A hold row is locked AFTER its account.
 * Nothing here calls the network; the gateway is called by `wallets.payments` outside any
   transaction.
+* The batch path (`lock_wallets`, `lock_open_holds`, `post_locked_batch`) follows the same
+  order: accounts in one statement in id order, then holds; the caller (the billing tick) keeps
+  the rows locked until its transaction ends.
 
 Every posting carries an idempotency key, unique in the database: a second posting with a key
 that exists returns the first transaction and moves nothing. A debit refused for insufficient
