@@ -70,7 +70,7 @@ bench: $(STAMP)
 		$(BIN)/python manage.py bench_discovery
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
 		$(BIN)/python manage.py bench_billing --sessions $(SESSIONS)
-	DATABASE_URL=$(BENCH_DATABASE_URL)_chat REDIS_URL=$(BENCH_REDIS_URL) DEBUG=1 \
+	DATABASE_URL=$(BENCH_DATABASE_URL)_chat REDIS_URL=$(BENCH_REDIS_URL) \
 		$(BIN)/python bench/chat.py --sockets $(SOCKETS)
 
 schema: $(STAMP)
