@@ -79,34 +79,50 @@ def affordable_seconds(*, rate_per_minute: int, budget: int) -> int:
     return (60 * (budget + 1) - 1) // rate_per_minute
 
 
-def running_pause(consultation: Consultation, now: datetime) -> timedelta:
+def _grace() -> timedelta:
+    return timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
+
+
+def _timeout() -> timedelta:
+    return timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
+
+
+def pause_since(started_at, absent_since, now: datetime, grace: timedelta) -> timedelta:
     """Unbilled time of the consultant's current absence (past the grace), up to `now`."""
-    absent_since = consultation.consultant_absent_since
-    if absent_since is None or consultation.started_at is None:
+    if absent_since is None or started_at is None:
         return timedelta(0)
-    grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
-    pause_from = max(absent_since + grace, consultation.started_at)
-    return max(timedelta(0), now - pause_from)
+    return max(timedelta(0), now - max(absent_since + grace, started_at))
+
+
+def billable(started_at, paused, absent_since, now: datetime, grace: timedelta) -> int:
+    """Whole seconds both sides have been there since acceptance, up to `now`: the rule over
+    plain values, shared by the ORM path and the set-based batch."""
+    if started_at is None:
+        return 0
+    elapsed = now - started_at - paused - pause_since(started_at, absent_since, now, grace)
+    return max(0, elapsed // ONE_SECOND)
+
+
+def gone_too_long(absent_since, started_at, now: datetime, timeout: timedelta) -> bool:
+    return absent_since is not None and now - max(absent_since, started_at or now) >= timeout
+
+
+def running_pause(consultation: Consultation, now: datetime) -> timedelta:
+    return pause_since(consultation.started_at, consultation.consultant_absent_since, now, _grace())
 
 
 def billable_seconds(consultation: Consultation, now: datetime) -> int:
-    """Whole seconds both sides have been there since acceptance, up to `now`."""
-    if consultation.started_at is None:
-        return 0
-    elapsed = now - consultation.started_at - consultation.paused - running_pause(consultation, now)
-    return max(0, elapsed // ONE_SECOND)
+    c = consultation
+    return billable(c.started_at, c.paused, c.consultant_absent_since, now, _grace())
 
 
 def disconnect_reason(consultation: Consultation, now: datetime) -> str | None:
     """`consultant_disconnected` / `client_disconnected` once a side has been gone too long."""
-    timeout = timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
-    started = consultation.started_at or now
-    if consultation.consultant_absent_since is not None:
-        if now - max(consultation.consultant_absent_since, started) >= timeout:
-            return EndReason.CONSULTANT_DISCONNECTED
-    if consultation.client_absent_since is not None:
-        if now - max(consultation.client_absent_since, started) >= timeout:
-            return EndReason.CLIENT_DISCONNECTED
+    c, timeout = consultation, _timeout()
+    if gone_too_long(c.consultant_absent_since, c.started_at, now, timeout):
+        return EndReason.CONSULTANT_DISCONNECTED
+    if gone_too_long(c.client_absent_since, c.started_at, now, timeout):
+        return EndReason.CLIENT_DISCONNECTED
     return None
 
 
@@ -434,20 +450,6 @@ class BatchReport:
     last_id: object  # the batch's last consultation id (the next batch starts after it)
 
 
-def _billable(started_at, paused, absent_since, now: datetime, grace: timedelta) -> int:
-    """`billable_seconds` over plain values."""
-    if started_at is None:
-        return 0
-    elapsed = now - started_at - paused
-    if absent_since is not None:
-        elapsed -= max(timedelta(0), now - max(absent_since + grace, started_at))
-    return max(0, elapsed // ONE_SECOND)
-
-
-def _gone(absent_since, started_at, now: datetime, timeout: timedelta) -> bool:
-    return absent_since is not None and now - max(absent_since, started_at or now) >= timeout
-
-
 def bill_batch_postgres(
     query, *, now: datetime, batch_size: int, announce_ticks: bool = True
 ) -> BatchReport | None:
@@ -473,8 +475,8 @@ def bill_batch_postgres(
     platform = system[AccountKind.PLATFORM_REVENUE]
     holds = lock_open_holds(row[13] for row in rows)
 
-    grace = timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
-    timeout = timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
+    grace = _grace()
+    timeout = _timeout()
     charge_kind = EntryKind.CONSULTATION_CHARGE
     earning_kind = EntryKind.CONSULTATION_EARNING
     commission_kind = EntryKind.COMMISSION
@@ -492,11 +494,11 @@ def bill_batch_postgres(
         own_hold = holds.get(hold_id)
         funds = client.balance - client.held + (own_hold.remaining if own_hold else 0)
         last_second = affordable_seconds(rate_per_minute=rate, budget=total0 + funds)
-        target = max(_billable(started_at, paused, k_absent, now, grace), billed)
+        target = max(billable(started_at, paused, k_absent, now, grace), billed)
         reason = None
-        if _gone(k_absent, started_at, now, timeout):
+        if gone_too_long(k_absent, started_at, now, timeout):
             reason = EndReason.CONSULTANT_DISCONNECTED
-        elif _gone(c_absent, started_at, now, timeout):
+        elif gone_too_long(c_absent, started_at, now, timeout):
             reason = EndReason.CLIENT_DISCONNECTED
         if target > last_second:
             target = last_second  # billed up to the second the money lasts
