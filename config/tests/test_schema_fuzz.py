@@ -1,4 +1,5 @@
-"""Schemathesis over /api/schema/: every documented operation is fuzzed as a signed-in client.
+"""Schemathesis over /api/schema/: every documented operation is fuzzed, signed in as a client
+and as an admin.
 
 Nothing may answer 5xx, and every answer must conform to the schema (status code, content
 type, body). New endpoints are picked up automatically.
@@ -16,7 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from accounts.tests.factories import ClientFactory
+from accounts.tests.factories import AdminFactory, ClientFactory
 from config.wsgi import application
 
 
@@ -36,11 +37,12 @@ def _keep_the_test_connection():
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 
-@pytest.fixture
-def auth_headers(db):
+@pytest.fixture(params=["client", "admin"])
+def auth_headers(request, db):
+    """Signed in as a client, then as an admin (who reaches the operators' routes)."""
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    user = ClientFactory()
+    user = ClientFactory() if request.param == "client" else AdminFactory()
     return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
 
 
