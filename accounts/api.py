@@ -17,25 +17,10 @@ from accounts import services
 from accounts.models import Role, User
 from accounts.throttling import AuthRateThrottle
 from accounts.tokens import TokenPair, issue_tokens
+from config.fields import StrictCharField, StrictEmailField
 from config.schema import error_responses
 
 # --- Fields -------------------------------------------------------------------------------------
-
-
-class StrictCharField(serializers.CharField):
-    """A string, and only a string: numbers are not quietly turned into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictEmailField(serializers.EmailField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")

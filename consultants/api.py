@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import ApiError
+from config.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from config.schema import error_responses
 from consultants import selectors, services
 from consultants.models import (
@@ -41,34 +42,7 @@ LIST_MAX_ITEMS = 20
 _INT_LIMIT = 2**62  # beyond any rate; keeps every bound inside a PostgreSQL bigint
 
 
-# --- strict fields: JSON types are checked, not coerced --------------------------------------
-
-
-class StrictIntegerField(serializers.IntegerField):
-    default_error_messages = {"invalid": "A whole number is required (not a string or decimal)."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "true or false is required."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "A string is required."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+# --- Fields ----------------------------------------------------------------------------------
 
 
 class TagListField(serializers.ListField):

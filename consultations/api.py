@@ -9,8 +9,6 @@ Choices the contract leaves open, made here:
   `role=client|consultant` narrows it to one side.
 """
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,20 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import StrictCharField
 from config.schema import error_responses
 from consultants.models import Channel
 from consultations import errors, services
 from consultations.models import Consultation, Status
 from consultations.serializers import ConsultationSerializer, EndedConsultationSerializer
-
-
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "A string is required."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class StartSerializer(serializers.Serializer):

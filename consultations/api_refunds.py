@@ -6,9 +6,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
+from config.fields import StrictIntegerField
 from config.schema import error_responses
 from consultations.refunds import MAX_REASON_LENGTH, refund_consultation
-from wallets.api import IDEMPOTENCY_HEADER, StrictIntegerField, TransactionSerializer
+from wallets.api import IDEMPOTENCY_HEADER, TransactionSerializer
 from wallets.idempotency import HEADER, idempotent
 
 MAX_REFUND = 10**12  # paise; far above any consultation, keeps the input a sane integer

@@ -12,11 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsConsultant
+from config.fields import StrictIntegerField
 from config.schema import error_responses
 from earnings import services
 from earnings.models import Earning, Payout, PayoutStatus
 from earnings.selectors import earnings_summary
-from wallets.api import IDEMPOTENCY_HEADER, StrictIntegerField
+from wallets.api import IDEMPOTENCY_HEADER
 from wallets.idempotency import idempotent
 
 MAX_PAYOUT = 10**12  # paise; far above any wallet, keeps the input a sane integer

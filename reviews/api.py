@@ -6,9 +6,7 @@ is public, newest first, and 404 for an unknown or unverified consultant (as the
 own page is).
 """
 
-import uuid
 from datetime import UTC
-from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -18,29 +16,11 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsClient
 from config.errors import ApiError
+from config.fields import StrictCharField, StrictIntegerField, StrictUUIDField
 from config.schema import error_responses
 from consultants.models import ConsultantProfile
 from reviews.models import MAX_COMMENT_LENGTH, Review
 from reviews.services import create_review
-from wallets.api import StrictIntegerField
-
-
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID that must arrive as a string (DRF would also take an integer)."""
-
-    def to_internal_value(self, data: Any) -> uuid.UUID:
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "A string is required."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class ReviewInSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import ApiError
+from config.fields import StrictIntegerField
 from config.schema import error_responses
 from wallets import payments
 from wallets.idempotency import idempotent
@@ -30,15 +31,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="1-255 characters. The same key with the same body returns the first answer "
     "again; with another body, 409 `idempotency_key_reused`.",
 )
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer that must arrive as a JSON integer: 100.5, "100" and true are refused."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 # --- Serializers ------------------------------------------------------------------------------
