@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "chat.models.MessageStatus",
         "DocumentKindEnum": "consultants.models.DocumentKind",
         "EntryKindEnum": "wallets.models.EntryKind",
+        "ConsultationKindEnum": "consultations.models.Kind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

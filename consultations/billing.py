@@ -37,13 +37,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
 
-from config.events import announce, announce_many, user_group
-from consultants.models import ConsultantProfile
-from consultations.models import Consultation, ConsultationEvent, EndReason, Status
-from consultations.serializers import consultation_frame_data
-from consultations.signals import consultation_ended
+from config.events import announce_many, user_group
+from consultations.models import Consultation, EndReason, Kind, Status
 from wallets.models import AccountKind, EntryKind, Hold, HoldStatus
 from wallets.services import (
     Leg,
@@ -55,7 +51,6 @@ from wallets.services import (
     lock_wallets,
     post_locked_batch,
     post_transactions_batch,
-    release,
     system_account,
     wallet_for,
 )
@@ -169,9 +164,11 @@ def settle(
 
     Must run inside a transaction with `rows` locked. `endings` maps a consultation id to the
     `Ending` its caller asks for (a participant or an admin ending it); the engine adds its own
-    (`insufficient_balance`, `consultant_disconnected`, `client_disconnected`). Sends
-    `consultation_ended` in the transaction; announces `billing_tick`, `balance_low` and
-    `consultation_updated` after commit.
+    (`insufficient_balance`, `consultant_disconnected`, `client_disconnected`, and
+    `booking_over` for a booked row whose `ends_at` has come). Rows that end get their final
+    status, `end_reason` and `ended_at`, written with the billing state; the caller closes them
+    (`services.close_consultations`). Announces `billing_tick` and `balance_low` after commit.
+    A booked row is never charged.
     """
     if not rows:
         return []
@@ -192,6 +189,12 @@ def settle(
     for row in rows:
         client_wallet = locked[wallet_ids[row.client_id]]
         consultant_wallet = locked[wallet_ids[consultant_user_id(row)]]
+        if row.kind == Kind.BOOKED:  # prepaid: never charged here, ends on schedule
+            if row.id not in endings and row.ends_at is not None and row.ends_at <= now:
+                endings[row.id] = Ending(Status.ENDED, EndReason.BOOKING_OVER)
+            row.last_billed_at = now
+            settled.append(Settled(row, 0, client_wallet.balance, 0))
+            continue
         own_hold = holds.get(row.hold_id)
         funds = client_wallet.balance - client_wallet.held + (own_hold.remaining if own_hold else 0)
         last_second = affordable_seconds(
@@ -207,7 +210,7 @@ def settle(
 
         total = total_for(rate_per_minute=row.rate_per_minute, seconds=target)
         charge = total - row.total_amount
-        commission = commission_for(total) - row.commission_amount
+        commission = commission_for(total, percent=row.commission_percent) - row.commission_amount
         if charge > 0:
             legs = [Leg(client_wallet, -charge, EntryKind.CONSULTATION_CHARGE)]
             if charge - commission:
@@ -257,6 +260,7 @@ def settle(
         row = item.consultation
         if (
             row.status == Status.ACTIVE
+            and row.kind == Kind.INSTANT
             and not row.balance_low_sent
             and item.remaining_seconds < BALANCE_LOW_SECONDS
         ):
@@ -273,15 +277,6 @@ def settle(
             )
 
     save_billing_state(rows, now=now)
-    if ended:
-        finish(
-            [item.consultation for item in ended],
-            now=now,
-            from_status=Status.ACTIVE,
-            actors={cid: e.actor_id for cid, e in endings.items()},
-            reasons={cid: e.reason for cid, e in endings.items()},
-            saved=True,
-        )
 
     if announce_ticks:
         for item in settled:
@@ -358,68 +353,6 @@ def _wallet_ids(rows: list[Consultation]) -> dict:
     return found
 
 
-def finish(
-    rows: list[Consultation],
-    *,
-    now: datetime,
-    from_status: str,
-    actors: dict | None = None,
-    reasons: dict | None = None,
-    saved: bool = False,
-) -> None:
-    """The common tail of every transition to a final status, inside the caller's transaction.
-
-    `rows` are locked and already carry their new status (saved if `saved`). Releases what the
-    consultation's hold still reserves, frees the consultant (`is_busy` false, and
-    `total_sessions + 1` for a consultation that took place), writes the audit rows, sends
-    `consultation_ended` for ended/force-ended ones and announces `consultation_updated`.
-    """
-    actors = actors or {}
-    reasons = reasons or {}
-    if not saved:
-        Consultation.objects.bulk_update(rows, ["status", "end_reason", "ended_at"])
-    took_place = [r for r in rows if r.status in (Status.ENDED, Status.FORCE_ENDED)]
-    for row in rows:
-        if row.hold_id is not None:
-            release(hold_id=row.hold_id)
-    not_held = [r.consultant_id for r in rows if r not in took_place]
-    if not_held:
-        ConsultantProfile.objects.filter(id__in=not_held).update(is_busy=False)
-    if took_place:
-        ConsultantProfile.objects.filter(id__in=[r.consultant_id for r in took_place]).update(
-            is_busy=False, total_sessions=F("total_sessions") + 1
-        )
-    ConsultationEvent.objects.bulk_create(
-        ConsultationEvent(
-            consultation=row,
-            from_status=from_status,
-            to_status=row.status,
-            actor_id=actors.get(row.id),
-            reason=reasons.get(row.id) or row.end_reason or "",
-            at=now,
-        )
-        for row in rows
-    )
-    for row in took_place:
-        consultation_ended.send(sender=Consultation, consultation=row)
-    announce_many([message for row in rows for message in update_frames(row)])
-
-
-def update_frames(consultation: Consultation) -> list[tuple[str, dict]]:
-    """`consultation_updated` for both participants, as `(group, frame)` pairs."""
-    frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
-    return [
-        (user_group(consultation.client_id), frame),
-        (user_group(consultant_user_id(consultation)), frame),
-    ]
-
-
-def announce_update(consultation: Consultation) -> None:
-    """`consultation_updated` to both participants, after commit."""
-    for group, frame in update_frames(consultation):
-        announce(group, frame)
-
-
 # --- The tick's batch on PostgreSQL: tuples and arrays, no model instances --------------------
 
 # What the tick reads of each locked row, in this order.
@@ -439,6 +372,7 @@ TICK_FIELDS = (
     "consultant_amount",
     "hold_id",
     "balance_low_sent",
+    "commission_percent",
 )
 
 
@@ -446,8 +380,8 @@ TICK_FIELDS = (
 class BatchReport:
     billed: int  # consultations settled
     charges: int  # postings written
-    ended: int
     last_id: object  # the batch's last consultation id (the next batch starts after it)
+    ended: dict  # consultation id -> end reason, for the rows that ended (written already)
 
 
 def bill_batch_postgres(
@@ -461,8 +395,9 @@ def bill_batch_postgres(
     (`wallets.services.lock_wallets`), then the open holds, sizes each charge in plain ints from
     the locked balances exactly as `settle` does, posts the batch with
     `wallets.services.post_locked_batch` (each account written once), writes the rows' billing
-    state in one `UPDATE ... FROM UNNEST`, and ends what must end (`finish`, with model rows
-    fetched for those only). Frames go out after commit. None when nothing is due.
+    state in one `UPDATE ... FROM UNNEST` (with the final status of the rows that end; the
+    caller closes those). Frames go out after commit. None when nothing is due. Instant rows
+    only (the caller's query says so).
     """
     sql, params = query.values_list(*TICK_FIELDS)[:batch_size].query.sql_with_params()
     with array_cursor(binary_results=True) as cursor:
@@ -489,7 +424,7 @@ def bill_batch_postgres(
     ended: dict = {}
     for row in rows:
         (cid, client_id, consultant_uid, channel, rate, started_at, paused, k_absent, c_absent,
-         billed, total0, commission0, consultant0, hold_id, low_sent) = row  # fmt: skip
+         billed, total0, commission0, consultant0, hold_id, low_sent, percent) = row  # fmt: skip
         client = wallets[client_id]
         own_hold = holds.get(hold_id)
         funds = client.balance - client.held + (own_hold.remaining if own_hold else 0)
@@ -506,7 +441,7 @@ def bill_batch_postgres(
 
         total = total_for(rate_per_minute=rate, seconds=target)
         charge = total - total0
-        commission = commission_for(total) - commission0
+        commission = commission_for(total, percent=percent) - commission0
         if charge > 0:
             legs = [Leg(client, -charge, charge_kind)]
             if charge - commission:
@@ -582,19 +517,6 @@ def bill_batch_postgres(
         ],  # fmt: skip
         now=now,
     )
-    if ended:
-        finished = list(
-            Consultation.objects.annotate(consultant_user_id=F("consultant__user_id"))
-            .filter(id__in=list(ended))
-            .order_by("id")
-        )
-        finish(
-            finished,
-            now=now,
-            from_status=Status.ACTIVE,
-            reasons=ended,
-            saved=True,
-        )
     if announce_ticks:
         for row, target, total, balance, remaining in ticks:
             frame = {
@@ -608,9 +530,7 @@ def bill_batch_postgres(
             frames.append((user_group(row[1]), frame))
             frames.append((user_group(row[2]), frame))
     announce_many(frames)
-    return BatchReport(
-        billed=len(rows), charges=len(postings), ended=len(ended), last_id=rows[-1][0]
-    )
+    return BatchReport(billed=len(rows), charges=len(postings), last_id=rows[-1][0], ended=ended)
 
 
 def _by_id(wallets: dict, *more) -> dict:

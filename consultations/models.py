@@ -4,7 +4,16 @@ Design overview
 ---------------
 * A `Consultation` is one session between a client (`accounts.User`) and a consultant
   (`consultants.ConsultantProfile`) on one channel. Its `rate_per_minute` (paise) is copied from
-  the consultant when the client asks and never changes afterwards.
+  the consultant when the client asks and never changes afterwards; so is the platform's
+  `commission_percent` (a settings change applies to consultations opened after it).
+* Two kinds (`kind`): `instant` (asked for now, billed by the second) and `booked` (opened by a
+  scheduled booking: prepaid, `rate_per_minute` 0, never billed by the tick, with the booking's
+  id in `booking_id` and its end in `ends_at`). The bookings app sits above this one, so
+  `booking_id` is a plain UUID, not a foreign key; the database ties it to the kind
+  (`consultation_booked_iff_booking`).
+* `ends_at` is the moment the consultation must end unless something changes: a booked one's
+  scheduled end, an instant one's "the money runs out here" (recomputed at every charge). A
+  sweep every second ends (or re-bills) the active rows whose moment has come.
 * Lifecycle: `pending` -> `active` -> `ended` | `force_ended`; a pending request may instead
   become `declined`, `cancelled` or `expired`. Every transition is one service in
   `consultations.services` that locks the row, checks the state, writes a `ConsultationEvent`
@@ -54,6 +63,17 @@ class EndReason(models.TextChoices):
     CONSULTANT_DISCONNECTED = "consultant_disconnected", "Consultant disconnected"
     CLIENT_DISCONNECTED = "client_disconnected", "Client disconnected"
     ADMIN = "admin", "Admin"
+    BOOKING_OVER = "booking_over", "Booking over"
+
+
+class Kind(models.TextChoices):
+    INSTANT = "instant", "Instant"  # billed by the second
+    BOOKED = "booked", "Booked"  # prepaid through a booking; never billed by the tick
+
+
+def default_commission_percent() -> int:
+    """The platform's share for a consultation created now (fixed on the row from then on)."""
+    return settings.PLATFORM_COMMISSION_PERCENT
 
 
 class Consultation(models.Model):
@@ -66,11 +86,20 @@ class Consultation(models.Model):
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    rate_per_minute = models.BigIntegerField()  # paise, fixed when the client asked
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.INSTANT)
+    # The booking that opened a booked consultation (bookings.Booking's id; no foreign key: the
+    # bookings app sits above this one).
+    booking_id = models.UUIDField(null=True, blank=True)
+    rate_per_minute = models.BigIntegerField()  # paise, fixed when the client asked (booked: 0)
+    # The platform's share of each charge, in percent, fixed when the consultation was created.
+    commission_percent = models.PositiveSmallIntegerField(default=default_commission_percent)
 
     requested_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)  # accepted: billing starts here
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When it must end unless something changes (booked: the booking's end; instant: when the
+    # client's money runs out, as of the last charge). Null: no known end.
+    ends_at = models.DateTimeField(null=True, blank=True)
     # Null until it ends: the contract's `end_reason` is null for an open or refused request.
     end_reason = models.CharField(  # noqa: DJ001
         max_length=32, choices=EndReason.choices, null=True, blank=True, default=None
@@ -113,7 +142,33 @@ class Consultation(models.Model):
                 name="consultation_status_known",
             ),
             models.CheckConstraint(
-                condition=Q(rate_per_minute__gt=0), name="consultation_rate_positive"
+                condition=Q(kind__in=[k.value for k in Kind]), name="consultation_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind=Kind.BOOKED) & Q(booking_id__isnull=False))
+                | (Q(kind=Kind.INSTANT) & Q(booking_id__isnull=True)),
+                name="consultation_booked_iff_booking",
+            ),
+            # Instant: a positive rate. Booked: prepaid, never billed by the second, and a
+            # scheduled end.
+            models.CheckConstraint(
+                condition=(Q(kind=Kind.INSTANT) & Q(rate_per_minute__gt=0))
+                | (Q(kind=Kind.BOOKED) & Q(rate_per_minute=0) & Q(ends_at__isnull=False)),
+                name="consultation_rate_fits_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["booking_id"],
+                condition=Q(booking_id__isnull=False),
+                name="consultation_one_per_booking",
+            ),
+            models.CheckConstraint(
+                condition=Q(commission_percent__lte=100),
+                name="consultation_commission_percent_within_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_reason__isnull=True)
+                | Q(end_reason__in=[r.value for r in EndReason]),
+                name="consultation_end_reason_known",
             ),
             models.CheckConstraint(
                 condition=Q(billed_seconds__gte=0), name="consultation_billed_seconds_non_negative"
@@ -139,6 +194,10 @@ class Consultation(models.Model):
         indexes = [
             # The billing tick walks the active rows in id order.
             models.Index(fields=["id"], name="consultation_active", condition=Q(status="active")),
+            # The sweep every second finds the rows whose end has come.
+            models.Index(
+                fields=["ends_at"], name="consultation_ends_at", condition=Q(status="active")
+            ),
             # The watchdog finds stale requests.
             models.Index(
                 fields=["requested_at"], name="consultation_pending", condition=Q(status="pending")

@@ -47,7 +47,7 @@ from django.utils import timezone
 from accounts.models import User
 from config.errors import ApiError
 from consultations import errors
-from consultations.models import FINISHED_STATUSES, Consultation, ConsultationEvent
+from consultations.models import FINISHED_STATUSES, Consultation, ConsultationEvent, Kind
 from wallets.models import AccountKind, EntryKind, LedgerEntry, LedgerTransaction
 from wallets.services import Leg, post_transaction, system_account, user_entry, wallet_for
 
@@ -142,6 +142,10 @@ def refund_consultation(
         if consultation.status not in FINISHED_STATUSES:
             raise errors.invalid_state(
                 f"Only an ended consultation can be refunded; this one is {consultation.status}."
+            )
+        if consultation.kind != Kind.INSTANT:
+            raise errors.invalid_state(
+                "A booked consultation was paid through its booking: refund the booking."
             )
         before = refunded_so_far(consultation)
         if before + amount > consultation.total_amount:

@@ -5,7 +5,7 @@ from datetime import UTC
 from rest_framework import serializers
 
 from consultants.models import Channel
-from consultations.models import Consultation, EndReason, Status
+from consultations.models import Consultation, EndReason, Kind, Status
 
 
 class ConsultationSerializer(serializers.ModelSerializer):
@@ -15,7 +15,18 @@ class ConsultationSerializer(serializers.ModelSerializer):
     consultant_id = serializers.UUIDField(read_only=True)
     channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
-    rate_per_minute = serializers.IntegerField(read_only=True, help_text="Paise per minute.")
+    kind = serializers.ChoiceField(
+        choices=Kind.choices,
+        read_only=True,
+        help_text="`instant`: billed by the second. `booked`: opened by a scheduled booking, "
+        "paid up front, never billed by the second (rate 0).",
+    )
+    booking_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The booking of a `booked` consultation."
+    )
+    rate_per_minute = serializers.IntegerField(
+        read_only=True, help_text="Paise per minute, fixed when it was created (booked: 0)."
+    )
     requested_at = serializers.DateTimeField(read_only=True, default_timezone=UTC)
     started_at = serializers.DateTimeField(read_only=True, default_timezone=UTC, allow_null=True)
     ended_at = serializers.DateTimeField(read_only=True, default_timezone=UTC, allow_null=True)
@@ -31,6 +42,8 @@ class ConsultationSerializer(serializers.ModelSerializer):
             "consultant_id",
             "channel",
             "status",
+            "kind",
+            "booking_id",
             "rate_per_minute",
             "requested_at",
             "started_at",

@@ -1,24 +1,33 @@
 """Every state change of a consultation: one function, one transaction each.
 
+The door
+--------
+`open_consultation` and `close_consultations` are the only ways a consultation starts or
+finishes. They own what every opening and closing must do: the row and its constraints, the
+consultant's `is_busy`, releasing the consultation's hold, the audit row (`ConsultationEvent`)
+and the real-time events (after commit), plus `consultation_ended` for receivers in other apps.
+`start_consultation`, `accept_consultation`, `decline_consultation`, `cancel_consultation`,
+`end_consultation`, `force_end_consultation`, the tick and the bookings app all go through them.
+
 Locking policy
 --------------
 * Starting: the Redis locks `lock:consultant:<id>` then `lock:client:<id>` (never waited for:
   held means a concurrent start is under way, answered 409 at once), then in the transaction the
-  consultant's profile row (`select_for_update`), which serializes starts per consultant on the
-  database too. The partial unique constraints are the guarantee behind both.
+  consultant's profile row (`select_for_update`, taken by `open_consultation`), which serializes
+  opening per consultant on the database too. The partial unique constraints are the guarantee
+  behind both. A caller of `open_consultation` (bookings) locks its own rows (the booking) first.
 * Every other transition locks the consultation row first (`select_for_update(of=("self",))`),
   then, through the wallets services, the wallet rows in id order, then holds.
 * The billing tick takes consultation rows with `skip_locked=True` in id order, so two workers
   share a tick instead of waiting on each other, and a row being ended by a participant is
   simply left to that participant's transaction (which bills its final seconds itself).
-
-Each transition writes a `ConsultationEvent` and announces its frame after commit.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,34 +37,233 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from config.events import announce, user_group
+from config.events import announce, announce_many, user_group
 from consultants.models import ConsultantProfile
 from consultations import errors
 from consultations.billing import (
     Ending,
-    announce_update,
     bill_batch_postgres,
-    finish,
+    consultant_user_id,
     running_pause,
     settle,
     total_for,
 )
 from consultations.locks import client_lock_name, consultant_lock_name, try_lock
 from consultations.models import (
+    FINISHED_STATUSES,
     OPEN_STATUSES,
     Consultation,
     ConsultationEvent,
     EndReason,
+    Kind,
     Status,
 )
 from consultations.serializers import consultation_frame_data
+from consultations.signals import consultation_ended
 from wallets.errors import InsufficientFunds
-from wallets.services import hold, wallet_for
+from wallets.services import hold, release, wallet_for
 
 logger = logging.getLogger(__name__)
 
+CLOSED_STATUSES = [*FINISHED_STATUSES, Status.DECLINED, Status.CANCELLED, Status.EXPIRED]
 
-# --- Starting ---------------------------------------------------------------------------------
+
+# --- The door: opening and closing ------------------------------------------------------------
+
+# Other apps may hold a consultant for something that is not an open consultation yet (bookings:
+# a confirmed booking about to start). Each check is called with `(consultant, now)` when a
+# client asks for an instant consultation, and answers True if the consultant is busy.
+BusyCheck = Callable[[ConsultantProfile, datetime], bool]
+_busy_checks: dict[str, BusyCheck] = {}
+
+
+def add_busy_check(check: BusyCheck, *, uid: str) -> None:
+    """Registers `check` (idempotent per `uid`; call it from an `AppConfig.ready`)."""
+    _busy_checks[uid] = check
+
+
+def _busy_elsewhere(consultant: ConsultantProfile, now: datetime) -> bool:
+    return any(check(consultant, now) for check in _busy_checks.values())
+
+
+def open_consultation(
+    *,
+    client: User,
+    consultant: ConsultantProfile,
+    channel: str,
+    kind: str = Kind.INSTANT,
+    booking_id: uuid.UUID | None = None,
+    ends_at: datetime | None = None,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Consultation:
+    """Opens a consultation between `client` and `consultant` on `channel`; returns it.
+
+    Must run inside the caller's `transaction.atomic()` (its rows, such as a booking, locked
+    first). Locks the consultant's profile, then creates the row:
+
+    * `instant`: `pending` (ringing) at the consultant's current rate for `channel`
+      (400 `channel_not_offered` if there is none); announces `consultation_requested` to the
+      consultant. The caller has checked the client's balance and the consultant's availability
+      (`start_consultation` does).
+    * `booked`: `active` from `now`, `rate_per_minute` 0, `booking_id` set, ending at `ends_at`
+      (required) with `end_reason` `booking_over` unless someone ends it before; never billed by
+      the tick. Announces `consultation_updated` to both. Opening a booking's consultation again
+      returns the one it has (whatever its status): one consultation per booking.
+
+    Both: the commission percentage is fixed on the row now; the consultant is marked busy; the
+    audit row is written. Raises 409 `consultant_busy` / `client_busy` when either already has an
+    open consultation (the partial unique constraints decide).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("open_consultation runs inside the caller's transaction")
+    if kind not in Kind.values:
+        raise ValueError(f"unknown consultation kind {kind!r}")
+    if kind == Kind.BOOKED:
+        if booking_id is None or ends_at is None:
+            raise ValueError("a booked consultation needs its booking_id and ends_at")
+        existing = Consultation.objects.filter(booking_id=booking_id).first()
+        if existing is not None:
+            return existing
+    elif booking_id is not None or ends_at is not None:
+        raise ValueError("booking_id and ends_at belong to booked consultations")
+    now = now or timezone.now()
+    profile = ConsultantProfile.objects.select_for_update().filter(id=consultant.id).first()
+    if profile is None:
+        raise errors.consultant_not_found()
+    if kind == Kind.INSTANT:
+        rate = profile.rate_for(channel)
+        if rate is None:
+            raise errors.channel_not_offered()
+        status, started_at = Status.PENDING, None
+    else:
+        rate, status, started_at = 0, Status.ACTIVE, now
+    try:
+        with transaction.atomic():
+            consultation = Consultation.objects.create(
+                client=client,
+                consultant=profile,
+                channel=channel,
+                kind=kind,
+                booking_id=booking_id,
+                status=status,
+                rate_per_minute=rate,
+                commission_percent=settings.PLATFORM_COMMISSION_PERCENT,
+                requested_at=now,
+                started_at=started_at,
+                last_billed_at=started_at,
+                ends_at=ends_at,
+            )
+    except IntegrityError as exc:
+        # The constraints are the truth; the callers' checks only make this rare.
+        if "one_open_consultation_per_consultant" in str(exc):
+            raise errors.consultant_busy() from exc
+        if "one_open_consultation_per_client" in str(exc):
+            raise errors.client_busy() from exc
+        if "consultation_one_per_booking" in str(exc):
+            return Consultation.objects.get(booking_id=booking_id)
+        raise
+    ConsultantProfile.objects.filter(id=profile.id).update(is_busy=True)
+    _audit(
+        consultation,
+        "",
+        status,
+        actor=actor,
+        reason="requested" if kind == Kind.INSTANT else "booking_started",
+        now=now,
+    )
+    if kind == Kind.INSTANT:
+        frame = {
+            "type": "consultation_requested",
+            "consultation": consultation_frame_data(consultation),
+        }
+        announce(user_group(profile.user_id), frame)
+    else:
+        announce_many(update_frames(consultation))
+    return consultation
+
+
+def close_consultations(
+    rows: Iterable[Consultation],
+    *,
+    now: datetime,
+    from_status: str,
+    actors: dict | None = None,
+    reasons: dict | None = None,
+    saved: bool = False,
+) -> None:
+    """Finishes locked consultations, inside the caller's transaction.
+
+    Each row already carries its final status (`ended`, `force_ended`, `declined`, `cancelled`
+    or `expired`), its `end_reason` (for the first two) and `ended_at`; `saved` says whether they
+    are written already (the billing engine writes them with the charges). Then, for every row:
+    releases what its hold still reserves, frees the consultant (`is_busy` false, and
+    `total_sessions + 1` for a consultation that took place), writes the audit row (`actors` and
+    `reasons` by consultation id), sends `consultation_ended` for ended and force-ended ones
+    (receivers each in a savepoint of their own) and announces `consultation_updated` to both
+    participants after commit.
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    if any(row.status not in CLOSED_STATUSES for row in rows):
+        raise ValueError("close_consultations needs rows in a final status")
+    actors = actors or {}
+    reasons = reasons or {}
+    if not saved:
+        for row in rows:
+            row.updated_at = now
+        Consultation.objects.bulk_update(
+            rows, ["status", "end_reason", "ended_at", "ends_at", "updated_at"]
+        )
+    took_place = [r for r in rows if r.status in FINISHED_STATUSES]
+    for row in rows:
+        if row.hold_id is not None:
+            release(hold_id=row.hold_id)
+    not_held = [r.consultant_id for r in rows if r not in took_place]
+    if not_held:
+        ConsultantProfile.objects.filter(id__in=not_held).update(is_busy=False)
+    if took_place:
+        ConsultantProfile.objects.filter(id__in=[r.consultant_id for r in took_place]).update(
+            is_busy=False, total_sessions=F("total_sessions") + 1
+        )
+    ConsultationEvent.objects.bulk_create(
+        ConsultationEvent(
+            consultation=row,
+            from_status=from_status,
+            to_status=row.status,
+            actor_id=actors.get(row.id),
+            reason=reasons.get(row.id) or row.end_reason or "",
+            at=now,
+        )
+        for row in rows
+    )
+    for row in took_place:
+        consultation_ended.send(sender=Consultation, consultation=row)
+    announce_many([message for row in rows for message in update_frames(row)])
+
+
+def update_frames(consultation: Consultation) -> list[tuple[str, dict]]:
+    """`consultation_updated` for both participants, as `(group, frame)` pairs."""
+    frame = {"type": "consultation_updated", "consultation": consultation_frame_data(consultation)}
+    return [
+        (user_group(consultation.client_id), frame),
+        (user_group(consultant_user_id(consultation)), frame),
+    ]
+
+
+def _audit(consultation, from_status, to_status, *, actor, reason, now) -> None:
+    ConsultationEvent.objects.create(
+        consultation=consultation,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        at=now,
+    )
+
+
+# --- Starting an instant consultation ---------------------------------------------------------
 
 
 def _parse_id(value) -> uuid.UUID | None:
@@ -65,7 +273,7 @@ def _parse_id(value) -> uuid.UUID | None:
         return None
 
 
-def _check_consultant(consultant: ConsultantProfile | None, channel: str) -> int:
+def _check_consultant(consultant: ConsultantProfile | None, channel: str, now: datetime) -> int:
     """The contract's order: exists, verified, online, not busy, offers the channel."""
     if consultant is None:
         raise errors.consultant_not_found()
@@ -73,7 +281,7 @@ def _check_consultant(consultant: ConsultantProfile | None, channel: str) -> int
         raise errors.consultant_not_verified()
     if not consultant.is_online:
         raise errors.consultant_offline()
-    if consultant.is_busy:
+    if consultant.is_busy or _busy_elsewhere(consultant, now):
         raise errors.consultant_busy()
     rate = consultant.rate_for(channel)
     if rate is None:
@@ -95,18 +303,19 @@ def _check_client(client: User, rate: int) -> None:
 
 
 def start_consultation(*, client: User, consultant_id, channel: str) -> Consultation:
-    """The client asks a consultant for a consultation: a `pending` row at the current rate.
+    """The client asks a consultant for an instant consultation: a `pending` row at the current
+    rate (`open_consultation`).
 
     Checks in the contract's order (404 consultant, 409 `consultant_not_verified`,
     `consultant_offline`, `consultant_busy`, 400 `channel_not_offered`, 409 `client_busy`, 402
-    `insufficient_balance`), first without locks, then again under them. Marks the consultant
-    busy. Announces `consultation_requested` to the consultant after commit.
+    `insufficient_balance`), first without locks, then again under them. Announces
+    `consultation_requested` to the consultant after commit.
     """
     if not client.is_client:
         raise errors.permission_denied("Only clients start consultations.")
     profile_id = _parse_id(consultant_id)
     consultant = ConsultantProfile.objects.filter(id=profile_id).first() if profile_id else None
-    rate = _check_consultant(consultant, channel)
+    rate = _check_consultant(consultant, channel, timezone.now())
     _check_client(client, rate)
     assert consultant is not None
 
@@ -116,43 +325,14 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
         with try_lock(client_lock_name(client.id)) as client_free:
             if not client_free:
                 raise errors.client_busy()
-            return _create_request(client=client, consultant_id=consultant.id, channel=channel)
-
-
-def _create_request(*, client: User, consultant_id: uuid.UUID, channel: str) -> Consultation:
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        consultant = ConsultantProfile.objects.select_for_update().filter(id=consultant_id).first()
-        rate = _check_consultant(consultant, channel)
-        _check_client(client, rate)
-        assert consultant is not None
-        try:
-            with transaction.atomic():
-                consultation = Consultation.objects.create(
-                    client=client,
-                    consultant=consultant,
-                    channel=channel,
-                    status=Status.PENDING,
-                    rate_per_minute=rate,
-                    requested_at=now,
+            now = timezone.now()
+            with transaction.atomic(durable=True):
+                locked = ConsultantProfile.objects.select_for_update().filter(id=consultant.id)
+                rate = _check_consultant(locked.first(), channel, now)
+                _check_client(client, rate)
+                return open_consultation(
+                    client=client, consultant=consultant, channel=channel, actor=client, now=now
                 )
-        except IntegrityError as exc:
-            # The constraints are the truth; the checks above only make this rare.
-            if "one_open_consultation_per_consultant" in str(exc):
-                raise errors.consultant_busy() from exc
-            if "one_open_consultation_per_client" in str(exc):
-                raise errors.client_busy() from exc
-            raise
-        ConsultantProfile.objects.filter(id=consultant.id).update(is_busy=True)
-        _audit(consultation, "", Status.PENDING, actor=client, reason="requested", now=now)
-        announce(
-            user_group(consultant.user_id),
-            {
-                "type": "consultation_requested",
-                "consultation": consultation_frame_data(consultation),
-            },
-        )
-    return consultation
 
 
 # --- Transitions of a request -----------------------------------------------------------------
@@ -191,17 +371,6 @@ def _require(consultation: Consultation, user: User, role: str) -> None:
         raise errors.not_found()
     if actual != role:
         raise errors.permission_denied(f"Only the consultation's {role} can do this.")
-
-
-def _audit(consultation, from_status, to_status, *, actor, reason, now) -> None:
-    ConsultationEvent.objects.create(
-        consultation=consultation,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        reason=reason,
-        at=now,
-    )
 
 
 def _ring_expired(consultation: Consultation, now: datetime) -> bool:
@@ -245,7 +414,7 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
             update_fields=["status", "started_at", "last_billed_at", "hold", "updated_at"]
         )
         _audit(consultation, Status.PENDING, Status.ACTIVE, actor=actor, reason="accepted", now=now)
-        announce_update(consultation)
+        announce_many(update_frames(consultation))
     return consultation
 
 
@@ -261,7 +430,7 @@ def _close_request(
             raise errors.invalid_state(f"The consultation is {consultation.status}.")
         consultation.status = to
         consultation.ended_at = now
-        finish(
+        close_consultations(
             [consultation],
             now=now,
             from_status=Status.PENDING,
@@ -290,7 +459,7 @@ class EndResult:
     remaining_balance: int  # the client's wallet balance after the final charge, paise
 
 
-def _end(consultation_id, *, ending_for, actor: User | None) -> EndResult:
+def _end(consultation_id, *, ending_for) -> EndResult:
     now = timezone.now()
     with transaction.atomic(durable=True):
         consultation = _locked(consultation_id)
@@ -301,7 +470,7 @@ def _end(consultation_id, *, ending_for, actor: User | None) -> EndResult:
                 if consultation.status == Status.PENDING
                 else f"The consultation is {consultation.status}."
             )
-        (settled,) = settle([consultation], now=now, endings={consultation.id: ending})
+        (settled,) = _settle_and_close([consultation], now=now, endings={consultation.id: ending})
     return EndResult(consultation=consultation, remaining_balance=settled.client_balance)
 
 
@@ -322,7 +491,7 @@ def end_consultation(*, consultation_id, actor: User) -> EndResult:
         }[role]
         return Ending(Status.ENDED, reason, actor.id)
 
-    return _end(consultation_id, ending_for=ending_for, actor=actor)
+    return _end(consultation_id, ending_for=ending_for)
 
 
 def force_end_consultation(
@@ -335,8 +504,23 @@ def force_end_consultation(
     return _end(
         consultation_id,
         ending_for=lambda c: Ending(Status.FORCE_ENDED, reason, actor.id if actor else None),
-        actor=actor,
     )
+
+
+def _settle_and_close(rows: list[Consultation], *, now: datetime, endings=None, **kwargs):
+    """Bills locked active rows up to `now` (`billing.settle`) and closes those that end."""
+    settled = settle(rows, now=now, endings=endings, **kwargs)
+    ended = [s.consultation for s in settled if s.consultation.status != Status.ACTIVE]
+    if ended:
+        endings = endings or {}
+        close_consultations(
+            ended,
+            now=now,
+            from_status=Status.ACTIVE,
+            actors={cid: e.actor_id for cid, e in endings.items()},
+            saved=True,
+        )
+    return settled
 
 
 # --- Presence ---------------------------------------------------------------------------------
@@ -411,7 +595,7 @@ def expire_stale_requests(*, now: datetime | None = None, batch_size: int | None
             for row in rows:
                 row.status = Status.EXPIRED
                 row.ended_at = now
-            finish(
+            close_consultations(
                 rows,
                 now=now,
                 from_status=Status.PENDING,
@@ -420,19 +604,48 @@ def expire_stale_requests(*, now: datetime | None = None, batch_size: int | None
         expired += len(rows)
 
 
+def end_due_consultations(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Active consultations whose `ends_at` has come: a booked one ends (`ended`,
+    `booking_over`), an instant one is billed up to `now` (and force-ended if its money ran out;
+    else its `ends_at` moves on). Rows taken `skip_locked` in id order, batches of
+    `BILLING_BATCH_SIZE`, each one durable transaction. Returns how many ended."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    ended = 0
+    after = None
+    while True:
+        with transaction.atomic(durable=True):
+            query = (
+                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
+                .annotate(consultant_user_id=F("consultant__user_id"))
+                .filter(status=Status.ACTIVE, ends_at__lte=now)
+            )
+            if after is not None:
+                query = query.filter(id__gt=after)
+            rows = list(query.order_by("id")[:batch_size])
+            if not rows:
+                return ended
+            settled = _settle_and_close(rows, now=now)
+            ended += sum(1 for s in settled if s.consultation.status != Status.ACTIVE)
+        after = rows[-1].id
+
+
 def bill_due_consultations(
     *, now: datetime | None = None, batch_size: int | None = None, announce_ticks: bool = True
 ) -> TickReport:
-    """The billing tick: expires stale requests, then bills every due active consultation.
+    """The billing tick: expires stale requests, ends what is due to end, then bills every due
+    active instant consultation.
 
-    `now` is taken once for the whole tick. Active rows not billed for half a tick or more are
-    due; they are taken in id order, `BILLING_BATCH_SIZE` at a time, each batch one durable
-    transaction with the rows locked `skip_locked` (another worker's rows are its own to bill).
-    A consultation whose funds or presence run out is force-ended in its batch's transaction.
+    `now` is taken once for the whole tick. Active instant rows not billed for half a tick or
+    more are due; they are taken in id order, `BILLING_BATCH_SIZE` at a time, each batch one
+    durable transaction with the rows locked `skip_locked` (another worker's rows are its own to
+    bill). A consultation whose funds or presence run out is force-ended in its batch's
+    transaction. Booked consultations are never billed here.
     """
     now = now or timezone.now()
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
     report = TickReport(expired=expire_stale_requests(now=now, batch_size=batch_size))
+    report.ended += end_due_consultations(now=now, batch_size=batch_size)
     due_before = now - timedelta(seconds=max(1, settings.BILLING_TICK_SECONDS // 2))
     gone_before = now - timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
     # Due: not billed for half a tick, or a side gone past the disconnect timeout (the watchdog).
@@ -448,7 +661,7 @@ def bill_due_consultations(
             query = (
                 Consultation.objects.select_for_update(skip_locked=True, of=("self",))
                 .annotate(consultant_user_id=F("consultant__user_id"))
-                .filter(due, status=Status.ACTIVE)
+                .filter(due, status=Status.ACTIVE, kind=Kind.INSTANT)
             )
             if after is not None:
                 query = query.filter(id__gt=after)
@@ -461,16 +674,25 @@ def bill_due_consultations(
                 )
                 if batch is None:
                     break
+                if batch.ended:
+                    close_consultations(
+                        Consultation.objects.annotate(consultant_user_id=F("consultant__user_id"))
+                        .filter(id__in=list(batch.ended))
+                        .order_by("id"),
+                        now=now,
+                        from_status=Status.ACTIVE,
+                        saved=True,
+                    )
                 after = batch.last_id
                 report.batches += 1
                 report.billed += batch.billed
                 report.charges += batch.charges
-                report.ended += batch.ended
+                report.ended += len(batch.ended)
                 continue
             rows = list(query.order_by("id")[:batch_size])
             if not rows:
                 break
-            settled = settle(rows, now=now, announce_ticks=announce_ticks)
+            settled = _settle_and_close(rows, now=now, announce_ticks=announce_ticks)
         after = rows[-1].id
         report.batches += 1
         report.billed += len(settled)
@@ -484,11 +706,15 @@ __all__ = [
     "TickReport",
     "accept_consultation",
     "bill_due_consultations",
+    "add_busy_check",
     "cancel_consultation",
+    "close_consultations",
     "decline_consultation",
+    "end_due_consultations",
     "end_consultation",
     "expire_stale_requests",
     "force_end_consultation",
+    "open_consultation",
     "record_presence",
     "start_consultation",
     "total_for",

@@ -2,6 +2,7 @@
 
 from django.dispatch import receiver
 
+from consultations.models import Kind
 from consultations.refunds import consultation_refunded
 from consultations.signals import consultation_ended
 from earnings import services
@@ -9,8 +10,10 @@ from earnings import services
 
 @receiver(consultation_ended, dispatch_uid="earnings.record_earning")
 def record_earning(sender, consultation, **kwargs):
-    """In the ending transaction: the consultation's earning record."""
-    services.record_earning(consultation=consultation)
+    """In the ending transaction: the consultation's earning record. A booked consultation is
+    paid through its booking (which records what it earns), not by the second."""
+    if consultation.kind == Kind.INSTANT:
+        services.record_earning(consultation=consultation)
 
 
 @receiver(consultation_refunded, dispatch_uid="earnings.apply_refund")

@@ -153,12 +153,15 @@ def lock_accounts(accounts: list[Account] | list[int]) -> dict[int, Account]:
     return {account.id: account for account in locked}
 
 
-def commission_for(amount: int) -> int:
+def commission_for(amount: int, *, percent: int | None = None) -> int:
     """THE commission rule, written once: the platform's share of a charge of `amount` paise,
-    `PLATFORM_COMMISSION_PERCENT` of it rounded DOWN to the paisa (the consultant keeps the
+    `percent` of it (the consultation's own, fixed when it was created; by default today's
+    `PLATFORM_COMMISSION_PERCENT`) rounded DOWN to the paisa (the consultant keeps the
     fraction)."""
     _check_amount(amount, allow_zero=True)
-    return amount * settings.PLATFORM_COMMISSION_PERCENT // 100
+    if percent is None:
+        percent = settings.PLATFORM_COMMISSION_PERCENT
+    return amount * percent // 100
 
 
 # --- Postings ---------------------------------------------------------------------------------

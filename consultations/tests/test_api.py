@@ -21,6 +21,8 @@ FIELDS = {
     "consultant_id",
     "channel",
     "status",
+    "kind",
+    "booking_id",
     "rate_per_minute",
     "requested_at",
     "started_at",
@@ -44,6 +46,7 @@ def test_a_client_starts_a_pending_consultation_at_the_current_rate(api, client_
     body = response.json()
     assert set(body) == FIELDS
     assert body["status"] == "pending"
+    assert (body["kind"], body["booking_id"]) == ("instant", None)
     assert body["rate_per_minute"] == 600
     assert body["client_id"] == str(client_user.id)
     assert body["consultant_id"] == str(consultant.id)
