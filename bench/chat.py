@@ -276,6 +276,11 @@ def main() -> None:
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex * 2)
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    # The offline gateway, allowed and keyed for this run only (nothing here pays).
+    os.environ.setdefault("PAYMENT_GATEWAY", "local")
+    os.environ.setdefault("ALLOW_OFFLINE_PAYMENTS", "1")
+    for name in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
+        os.environ.setdefault(name, "bench-" + uuid.uuid4().hex)
     os.environ.setdefault("CHANNEL_LAYER_PREFIX", "benchchat")
     os.environ.setdefault("CACHE_KEY_PREFIX", "benchchat")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -14,19 +14,24 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import deploy
 from config.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"
-SECRET_KEY = env_str("SECRET_KEY") or (_DEV_SECRET if DEBUG else None)
-if SECRET_KEY is None:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+# With DEBUG=0 every missing or unsafe secret is collected here and the start refused at the
+# end of this module, naming them all (config/deploy.py).
+_refusals = deploy.Refusals()
+SECRET_KEY = deploy.signing_key("SECRET_KEY", debug=DEBUG, refusals=_refusals, required=True)
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
+if not DEBUG and not ALLOWED_HOSTS:
+    _refusals.add(
+        "ALLOWED_HOSTS must be set when DEBUG is off: the site's host names, comma-separated"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
@@ -196,7 +201,11 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    # Recommended in production: tokens then survive a SECRET_KEY rotation and vice versa.
+    "SIGNING_KEY": deploy.signing_key(
+        "JWT_SIGNING_KEY", debug=DEBUG, refusals=_refusals, required=False
+    )
+    or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
@@ -272,25 +281,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # --- Payments ---------------------------------------------------------------------------------
-PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "local")
-if PAYMENT_GATEWAY not in {"local", "razorpay"}:
-    raise ImproperlyConfigured(f"PAYMENT_GATEWAY={PAYMENT_GATEWAY!r}: use local or razorpay")
-RAZORPAY_KEY_ID = env_str(
-    "RAZORPAY_KEY_ID", "rzp_test_local" if PAYMENT_GATEWAY == "local" else None
-)
-RAZORPAY_KEY_SECRET = env_str(
-    "RAZORPAY_KEY_SECRET", "local-key-secret" if PAYMENT_GATEWAY == "local" else None
-)
-RAZORPAY_WEBHOOK_SECRET = env_str(
-    "RAZORPAY_WEBHOOK_SECRET", "local-webhook-secret" if PAYMENT_GATEWAY == "local" else None
-)
-if PAYMENT_GATEWAY == "razorpay" and not (
-    RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET
-):
-    raise ImproperlyConfigured(
-        "PAYMENT_GATEWAY=razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and "
-        "RAZORPAY_WEBHOOK_SECRET"
-    )
+# PAYMENT_GATEWAY is required with DEBUG=0, `local` only with ALLOW_OFFLINE_PAYMENTS=1, and the
+# gateway's secrets never fall back to built-in values outside DEBUG=1 (config/deploy.py).
+_payments = deploy.payments(debug=DEBUG, refusals=_refusals)
+PAYMENT_GATEWAY = _payments.gateway
+ALLOW_OFFLINE_PAYMENTS = _payments.allow_offline
+RAZORPAY_KEY_ID = _payments.secrets.get("RAZORPAY_KEY_ID")
+RAZORPAY_KEY_SECRET = _payments.secrets.get("RAZORPAY_KEY_SECRET")
+RAZORPAY_WEBHOOK_SECRET = _payments.secrets.get("RAZORPAY_WEBHOOK_SECRET")
 CURRENCY = "INR"
 
 # --- Billing and consultations (CONTRACT.md "Settings that change behaviour") ----------------
@@ -353,3 +351,6 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Refusals (DEBUG=0) ---------------------------------------------------------------------------
+_refusals.raise_if_any()

@@ -1,7 +1,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from consultants.models import ConsultantProfile
@@ -9,6 +9,12 @@ from wallets.models import LedgerTransaction
 from wallets.services import wallet_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    """seed_demo is a development tool (pytest-django runs tests with DEBUG off)."""
+    settings.DEBUG = True
 
 
 def seed() -> str:
@@ -37,3 +43,10 @@ def test_it_changes_nothing_when_run_again():
 
     assert User.objects.count() == users
     assert LedgerTransaction.objects.count() == transactions
+
+
+def test_it_refuses_with_debug_off_and_makes_no_admin(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="known password"):
+        seed()
+    assert not User.objects.exists()

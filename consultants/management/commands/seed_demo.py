@@ -5,6 +5,7 @@ verified and online), and clients whose wallets are funded by real recharges thr
 configured (local) gateway, so the ledger holds every rupee. Running it again changes nothing.
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -183,6 +184,11 @@ class Command(BaseCommand):
     help = "Load demo users, consultants and funded wallets (idempotent)."
 
     def handle(self, *args, **options):
+        if not settings.DEBUG:
+            # It makes an admin whose password is in the README: never on a real deployment.
+            raise CommandError(
+                "seed_demo makes an admin with a known password: it runs only with DEBUG=1."
+            )
         if not Category.objects.exists():
             raise CommandError("No categories: run `manage.py migrate` first.")
         admin = self._admin()
