@@ -76,12 +76,23 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file schema.yml --validate
 
+# Production refusals: real daphne, Celery and manage.py processes started on unsafe
+# environments must refuse (config/tests/test_deploy.py, also part of `make test`), then
+# Django's deploy checks on a complete production environment of throwaway values. To check
+# your own environment: `DEBUG=0 .venv/bin/python manage.py check --deploy`.
 check-deploy: $(STAMP)
-	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} ALLOWED_HOSTS=example.com \
+	$(BIN)/pytest -q -p no:xdist config/tests/test_deploy.py
+	env -u ALLOW_OFFLINE_PAYMENTS DEBUG=0 ALLOWED_HOSTS=consult.example.com \
+		SECRET_KEY=$$(head -c 48 /dev/urandom | base64) JWT_SIGNING_KEY=$$(head -c 48 /dev/urandom | base64) \
+		PAYMENT_GATEWAY=razorpay RAZORPAY_KEY_ID=rzp_live_check RAZORPAY_KEY_SECRET=$$(head -c 24 /dev/urandom | base64) \
+		RAZORPAY_WEBHOOK_SECRET=$$(head -c 24 /dev/urandom | base64) \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# docker-compose.yml validates once its required variables are set (throwaway values here).
 compose-check:
-	docker-compose config -q
+	SECRET_KEY=check-only POSTGRES_PASSWORD=check-only ALLOWED_HOSTS=example.com docker-compose config -q
+	SECRET_KEY=check-only POSTGRES_PASSWORD=check-only ALLOWED_HOSTS=example.com \
+		docker-compose -f docker-compose.yml -f docker-compose.dev.yml config -q
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .demo-loaded
