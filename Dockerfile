@@ -8,7 +8,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DEBUG=1 python manage.py collectstatic --noinput \
+# Hashed, compressed static files for production (WhiteNoise serves them; README "Web pages").
+RUN DEBUG=1 STATIC_MANIFEST=1 python manage.py collectstatic --noinput \
     && mkdir -p /data/private_media && chown consult:consult /data/private_media
 USER consult:consult
 EXPOSE 8000

@@ -71,3 +71,7 @@ def _books_balance_after_every_test(request):
     assert report.clean, "the books do not reconcile after this test:\n" + "\n".join(
         report.violations
     )
+
+
+# Browser tests (Playwright + a live ASGI server): web/testing.py.
+pytest_plugins = ["web.testing"]

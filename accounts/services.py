@@ -90,11 +90,14 @@ def _invalid_credentials() -> AccountError:
 
 def _locked(until: datetime) -> AccountError:
     when = until.isoformat().replace("+00:00", "Z")
-    return AccountError(423, "account_locked", f"Too many failed logins. Try again after {when}.")
+    error = AccountError(423, "account_locked", f"Too many failed logins. Try again after {when}.")
+    error.until = until  # type: ignore[attr-defined]  # the pages say it in the viewer's zone
+    return error
 
 
-def login(*, email: str, password: str, otp: str | None = None) -> tuple[User, TokenPair]:
-    """Checks the credentials (and the one-time code when MFA is on) and issues tokens.
+def authenticate(*, email: str, password: str, otp: str | None = None) -> User:
+    """Checks the credentials (and the one-time code when MFA is on): every rule of a login,
+    for the API (`login`, which issues tokens) and the pages (a Django session) alike.
 
     401 `invalid_credentials`, 401 `mfa_required` (MFA on and no code; not a failure),
     401 `invalid_otp` (a failure), 423 `account_locked` (see `accounts.lockout`: the attempt is
@@ -124,9 +127,41 @@ def login(*, email: str, password: str, otp: str | None = None) -> tuple[User, T
             attempt.failed()
             raise AccountError(401, "invalid_otp", "The code is wrong.")
 
+    return _signed_in(user, attempt, now=now)
+
+
+def authenticate_second_factor(*, user_id, otp: str) -> User:
+    """The second step of a two-step login (the pages): the password was checked by
+    `authenticate`, which answered `mfa_required`; this checks the one-time code.
+
+    Counted by the same lockout as `authenticate` (a wrong code is a failure; a locked account
+    answers 423), so splitting a login in two steps gives a guesser nothing more.
+    401 `invalid_credentials` if the user is gone, deactivated or has MFA off meanwhile.
+    """
+    now = timezone.now()
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active or not user.mfa_enabled:
+        raise _invalid_credentials()
+    try:
+        attempt = lockout.start_attempt(user.email, now=now)
+    except lockout.AccountLocked as locked:
+        raise _locked(locked.until) from None
+    if not _use_otp(user, otp, now=now):
+        attempt.failed()
+        raise AccountError(401, "invalid_otp", "The code is wrong.")
+    return _signed_in(user, attempt, now=now)
+
+
+def _signed_in(user: User, attempt: lockout.Attempt, *, now: datetime) -> User:
     attempt.succeeded()
     User.objects.filter(pk=user.pk).update(last_login=now)  # for operators, in the admin
     user.last_login = now
+    return user
+
+
+def login(*, email: str, password: str, otp: str | None = None) -> tuple[User, TokenPair]:
+    """`authenticate`, then a fresh pair of tokens (the API's login)."""
+    user = authenticate(email=email, password=password, otp=otp)
     return user, issue_tokens(user)
 
 
@@ -231,8 +266,12 @@ def setup_mfa(*, user: User) -> tuple[str, str]:
         secret = pyotp.random_base32()
         User.objects.filter(pk=user.pk).update(mfa_secret=secret, mfa_last_counter=None)
     user.mfa_secret, user.mfa_last_counter = secret, None
-    url = _totp(secret).provisioning_uri(name=user.email, issuer_name=MFA_ISSUER)
-    return secret, url
+    return secret, otpauth_url(user=user)
+
+
+def otpauth_url(*, user: User) -> str:
+    """The otpauth:// URL of the user's TOTP secret (for a QR code)."""
+    return _totp(user.mfa_secret).provisioning_uri(name=user.email, issuer_name=MFA_ISSUER)
 
 
 def enable_mfa(*, user: User, otp: str) -> User:
@@ -264,3 +303,16 @@ def disable_mfa(*, user: User, otp: str) -> User:
         locked.mfa_last_counter = None
         locked.save(update_fields=["mfa_enabled", "mfa_secret", "mfa_last_counter"])
     return locked
+
+
+# --- Profile -----------------------------------------------------------------------------------
+
+
+def update_account(*, user: User, name: str, phone: str) -> User:
+    """Changes the account's name and phone (already validated: the form or serializer
+    checked them). A consultant's new name reaches discovery's search through the post-save
+    receiver of the consultants app."""
+    user.name = name
+    user.phone = phone
+    user.save(update_fields=["name", "phone"])
+    return user

@@ -1,17 +1,29 @@
-"""WebSocket authentication with the access JWT (`?token=`).
+"""WebSocket authentication: the access JWT (`?token=`) or, for the site's own pages, the
+Django session cookie.
 
-Sets `scope["user"]` to the token's user, or AnonymousUser when the query has no valid token;
-the consumer then waits for an `authenticate` frame or closes with 4401 (CONTRACT.md). Also the
-origin check in front of it (`OriginCheck`).
+Sets `scope["user"]` to the token's user; without a token, to the session's user when the
+handshake carries the session cookie AND an `Origin` (a browser's page: `OriginCheck` in front
+has already refused an origin outside ALLOWED_HOSTS, so another site cannot ride the cookie);
+else AnonymousUser, and the consumer waits for an `authenticate` frame or closes with 4401
+(CONTRACT.md). A token that does not verify is refused even if a session would have passed.
 """
 
+from http.cookies import SimpleCookie
+from importlib import import_module
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
 from django.contrib.auth.models import AnonymousUser
+from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -28,6 +40,37 @@ def user_for_token(raw: str):
     return get_user_model().objects.filter(id=user_id, is_active=True).first()
 
 
+def user_for_session(session_key: str):
+    """The active user a Django session is signed in as (the same checks as
+    `django.contrib.auth.get_user`: a known backend, and the password hash the session was made
+    with, so changing the password signs the socket out too), or None."""
+    engine = import_module(settings.SESSION_ENGINE)
+    session = engine.SessionStore(session_key)
+    user_id = session.get(SESSION_KEY)
+    backend_path = session.get(BACKEND_SESSION_KEY)
+    if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)
+    if user is None or not user.is_active:
+        return None
+    if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+        return None
+    return user
+
+
+def _session_key(headers: dict) -> str | None:
+    """The session cookie of a browser handshake (one with an `Origin`), or None."""
+    if b"origin" not in headers or b"cookie" not in headers:
+        return None
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers[b"cookie"].decode("latin-1"))
+    except Exception:  # noqa: BLE001 - a malformed Cookie header signs nobody in
+        return None
+    morsel = cookies.get(settings.SESSION_COOKIE_NAME)
+    return morsel.value if morsel and morsel.value else None
+
+
 class JWTAuthMiddleware:
     def __init__(self, inner):
         self.inner = inner
@@ -36,6 +79,10 @@ class JWTAuthMiddleware:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [""])[0]
         user = await database_sync_to_async(user_for_token)(token) if token else None
+        if not token:
+            session_key = _session_key(dict(scope.get("headers", [])))
+            if session_key:
+                user = await database_sync_to_async(user_for_session)(session_key)
         scope = dict(scope, user=user or AnonymousUser(), token_rejected=bool(token and not user))
         return await self.inner(scope, receive, send)
 

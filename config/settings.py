@@ -58,21 +58,27 @@ INSTALLED_APPS = [
     "chat",
     "reviews",
     "earnings",
+    "web",
 ]
 
 MIDDLEWARE = [
     "config.middleware.ApiPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the server process itself, in every mode (README "Web pages").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.middleware.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
-APPEND_SLASH = False
+# The pages' paths end with a slash (UI.md): `/wallet` redirects to `/wallet/`. API routes are
+# declared without one and ApiPathMiddleware accepts both, so they never redirect.
+APPEND_SLASH = True
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -86,6 +92,13 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.site",
+            ],
+            # Every page translates, links static files and formats money: no `{% load %}`.
+            "builtins": [
+                "django.templatetags.i18n",
+                "django.templatetags.static",
+                "web.templatetags.site",
             ],
         },
     },
@@ -326,6 +339,24 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# --- Web pages ---------------------------------------------------------------------------------
+# WhiteNoise serves /static/ from daphne itself. With DEBUG it reads the apps' and static/'s
+# files directly (no collectstatic, edits show at once); in production from STATIC_ROOT, made
+# by `collectstatic` (Dockerfile), with hashed names and gzip/brotli copies, cached for a year.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "web.storage.StaticStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
 # Uploaded documents are private: stored outside any served path and shown only in the admin.
 PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(BASE_DIR / "private_media")) or "")
 

@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/v1/", include("chat.urls")),
     path("api/v1/", include("reviews.urls")),
     path("api/v1/", include("earnings.urls")),
+    # The web pages (UI.md), namespace `web`.
+    path("", include("web.urls")),
 ]
 
 handler400 = "config.errors.json_400"

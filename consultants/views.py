@@ -1,0 +1,141 @@
+"""Discovery (`/consultants/`) and the consultant's own profile editing (`/dashboard/profile/`).
+
+Discovery runs the API's selector and keyset pagination (one query a page, pinned in a test);
+profile editing calls the same services as `PATCH /consultants/me` and the documents route.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from config.errors import ApiError
+from consultants import selectors, services
+from consultants.forms import DiscoveryForm, DocumentForm, ProfileForm
+from consultants.models import Category
+from consultants.pagination import KeysetPagination
+from web.decorators import role_required
+
+PAGE_SIZE = 20
+
+
+@require_http_methods(["GET"])
+def discovery(request: HttpRequest) -> HttpResponse:
+    form = DiscoveryForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()  # errors are shown; the valid filters apply
+    ordering = form.sort_order()
+    paginator = KeysetPagination(keys=selectors.sort_keys(ordering), name=ordering)
+    paginator.page_size = PAGE_SIZE
+    queryset = selectors.discover_consultants(filters=form.filters())
+    try:
+        consultants = paginator.paginate_queryset(queryset, Request(request))
+    except serializers.ValidationError:
+        # A cursor we did not make (an old or edited link): the first page instead.
+        messages.info(request, _("That page link has expired; here is the first page."))
+        params = request.GET.copy()
+        params.pop("cursor", None)
+        return redirect(f"{request.path}?{params.urlencode()}")
+    return render(
+        request,
+        "consultants/discovery.html",
+        {
+            "form": form,
+            "consultants": consultants,
+            "next_url": paginator.next_url,
+            "previous_url": paginator.previous_url,
+            "filtered": any(
+                value for name, value in request.GET.items() if name not in ("cursor", "ordering")
+            ),
+        },
+    )
+
+
+@role_required("consultant")
+@require_http_methods(["GET", "POST"])
+def edit_profile(request: HttpRequest) -> HttpResponse:
+    profile = services.profile_for(user=request.user)
+    action = request.POST.get("action", "")
+    initial = {
+        "bio": profile.bio,
+        "category": profile.category.slug if profile.category_id else None,
+        "specializations": profile.specializations,
+        "languages": profile.languages,
+        "experience_years": profile.experience_years,
+        "rate_chat": profile.rate_chat,
+        "rate_voice": profile.rate_voice,
+        "rate_video": profile.rate_video,
+    }
+    form = ProfileForm(request.POST if action == "profile" else None, initial=initial)
+    document_form = DocumentForm(
+        request.POST if action == "document" else None,
+        request.FILES if action == "document" else None,
+    )
+    status = 200
+    if action == "profile":
+        if form.is_valid():
+            try:
+                services.update_profile(profile=profile, changes=form.changes())
+            except serializers.ValidationError as exc:
+                _attach_errors(form, exc.detail)
+                status = 400
+            else:
+                messages.success(request, _("Your profile is saved."))
+                return redirect("web:dashboard-profile")
+        else:
+            status = 400
+    elif action == "document":
+        if document_form.is_valid():
+            try:
+                services.add_document(
+                    profile=profile,
+                    kind=document_form.cleaned_data["kind"],
+                    upload=document_form.cleaned_data["file"],
+                )
+            except serializers.ValidationError as exc:
+                _attach_errors(document_form, exc.detail)
+                status = 400
+            except ApiError as exc:  # too large
+                document_form.add_error("file", str(exc.detail))
+                status = exc.status_code
+            else:
+                messages.success(
+                    request, _("Document uploaded. An operator will review it shortly.")
+                )
+                return redirect("web:dashboard-profile")
+        else:
+            status = 400
+    decision = profile.verification_decisions.order_by("-created_at").first()
+    return render(
+        request,
+        "consultants/edit_profile.html",
+        {
+            "profile": profile,
+            "form": form,
+            "document_form": document_form,
+            "documents": list(profile.documents.order_by("-uploaded_at")),
+            "decision": decision,
+            "max_upload": settings.MAX_UPLOAD_BYTES,
+            "categories": Category.objects.order_by("name"),
+        },
+        status=status,
+    )
+
+
+def _attach_errors(form, detail) -> None:
+    """A service's 400 (`{field: [messages]}`) as errors next to the form's fields."""
+    if not isinstance(detail, dict):
+        form.add_error(None, str(detail))
+        return
+    for name, problems in detail.items():
+        target = name if name in form.fields else None
+        if name == "rates":
+            target = None
+        for problem in problems if isinstance(problems, list) else [problems]:
+            form.add_error(target, str(problem))

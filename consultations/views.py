@@ -1,0 +1,136 @@
+"""Starting a consultation from a profile, answering a request from the dashboard, and the
+consultation room (`/consultations/<id>/`).
+
+The room here is the placeholder issue 12 replaces: it is routed, shows the status, and
+answers 404 to anyone but the two participants.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.errors import ApiError
+from consultants.models import Channel
+from consultations import services
+from consultations.models import OPEN_STATUSES, Consultation
+from web.decorators import role_required
+
+
+def start_error_message(error: ApiError) -> str:
+    """The words a client reads when a consultation cannot start (CONTRACT.md's codes)."""
+    return {
+        "consultant_offline": _("This expert has just gone offline. Try again later."),
+        "consultant_busy": _(
+            "This expert is in another consultation right now. Try again in a few minutes."
+        ),
+        "consultant_not_verified": _("This expert cannot take consultations right now."),
+        "channel_not_offered": _("This expert does not offer that kind of consultation."),
+        "not_found": _("This expert is no longer on the platform."),
+    }.get(error.code, str(error.detail))
+
+
+@role_required("client")
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    consultant_id = request.POST.get("consultant_id", "")
+    channel = request.POST.get("channel", "")
+    profile_url = (
+        reverse("web:consultant", args=[consultant_id])
+        if _is_uuid(consultant_id)
+        else (reverse("web:consultants"))
+    )
+    if channel not in Channel.values:
+        messages.error(request, _("Choose chat, voice or video."))
+        return redirect(profile_url)
+    try:
+        consultation = services.start_consultation(
+            client=request.user, consultant_id=consultant_id, channel=channel
+        )
+    except ApiError as error:
+        if error.code == "client_busy":
+            open_one = (
+                Consultation.objects.filter(client=request.user, status__in=OPEN_STATUSES)
+                .only("id")
+                .first()
+            )
+            if open_one is not None:
+                messages.info(request, _("You already have a consultation open: here it is."))
+                return redirect("web:room", consultation_id=open_one.id)
+        if error.code == "insufficient_balance":
+            messages.warning(
+                request,
+                _(
+                    "Add money to your wallet to start: you need at least a few minutes of "
+                    "the rate available."
+                ),
+            )
+            query = urlencode({"next": profile_url})
+            return redirect(f"{reverse('web:wallet')}?{query}")
+        messages.error(request, start_error_message(error))
+        return redirect(profile_url)
+    return redirect("web:room", consultation_id=consultation.id)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@role_required("consultant")
+@require_POST
+def answer(request: HttpRequest, consultation_id: uuid.UUID, decision: str) -> HttpResponse:
+    """Accept or decline from the dashboard (without its script, or as its fallback)."""
+    service = (
+        services.accept_consultation if decision == "accept" else services.decline_consultation
+    )
+    try:
+        consultation = service(consultation_id=consultation_id, actor=request.user)
+    except ApiError as error:
+        if error.code == "not_found":
+            raise Http404 from None
+        messages.info(
+            request, _("This request is no longer waiting (it was cancelled or it expired).")
+        )
+        return redirect("web:dashboard")
+    if decision == "accept":
+        return redirect("web:room", consultation_id=consultation.id)
+    messages.info(request, _("Request declined."))
+    return redirect("web:dashboard")
+
+
+@require_http_methods(["GET"])
+def room(request: HttpRequest, consultation_id: uuid.UUID) -> HttpResponse:
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    consultation = (
+        Consultation.objects.select_related("consultant__user", "client")
+        .filter(id=consultation_id)
+        .first()
+    )
+    user = request.user
+    if consultation is None or user.id not in (
+        consultation.client_id,
+        consultation.consultant.user_id,
+    ):
+        raise Http404
+    return render(
+        request,
+        "consultations/room.html",
+        {
+            "consultation": consultation,
+            "is_client_side": user.id == consultation.client_id,
+        },
+    )

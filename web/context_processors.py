@@ -1,0 +1,21 @@
+from django.conf import settings
+
+
+def site(request) -> dict:
+    """What the layout needs on every page. The header's wallet figure is read only when a
+    client's page renders it (a callable: one query, none for anyone else)."""
+    user = getattr(request, "user", None)
+    signed_in = bool(user and user.is_authenticated)
+    is_client = signed_in and user.is_client
+
+    def nav_balance() -> int | None:
+        from wallets.services import wallet_for
+
+        return wallet_for(user=user).balance if is_client else None
+
+    return {
+        "payment_gateway": settings.PAYMENT_GATEWAY,
+        "is_client": is_client,
+        "is_consultant": signed_in and user.is_consultant,
+        "nav_balance": nav_balance,
+    }

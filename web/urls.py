@@ -1,0 +1,42 @@
+"""Every page of the site (UI.md), in the `web` namespace: `{% url 'web:wallet' %}`.
+
+The API's routes keep their own names (`wallet`, `consultants`, ...) outside any namespace;
+the pages' live beside them here, each view in its app (`<app>/views.py`) or, for pages that
+bring several apps together, in `web/views.py`.
+"""
+
+from django.urls import path
+
+from accounts import views as accounts
+from consultants import views as consultants
+from consultations import views as consultations
+from web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    # Accounts
+    path("signup/", accounts.signup, name="signup"),
+    path("login/", accounts.login, name="login"),
+    path("logout/", accounts.logout, name="logout"),
+    path("account/", accounts.account, name="account"),
+    # Finding a consultant
+    path("consultants/", consultants.discovery, name="consultants"),
+    path("consultants/<uuid:consultant_id>/", views.consultant_profile, name="consultant"),
+    # Consultations
+    path("consultations/", views.not_built, name="consultations"),
+    path("consultations/start/", consultations.start, name="consultation-start"),
+    path("consultations/<uuid:consultation_id>/", consultations.room, name="room"),
+    path(
+        "consultations/<uuid:consultation_id>/<str:decision>/",
+        consultations.answer,
+        name="consultation-answer",
+    ),
+    # Wallet
+    path("wallet/", views.not_built, name="wallet"),
+    # Consultants' own pages
+    path("dashboard/", views.not_built, name="dashboard"),
+    path("dashboard/profile/", consultants.edit_profile, name="dashboard-profile"),
+    path("earnings/", views.not_built, name="earnings"),
+]
