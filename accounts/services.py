@@ -1,6 +1,6 @@
 """Accounts: registration, login (lockout, MFA), token rotation, logout, MFA set-up.
 
-Every function here is keyword-only and raises `ApiError` with the contract's code.
+Every function here is keyword-only and raises the contract's errors (`accounts/errors.py`).
 """
 
 import hmac
@@ -15,26 +15,25 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import lockout
+from accounts.errors import (
+    AccountLocked,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidOtp,
+    MfaAlreadyEnabled,
+    MfaNotEnabled,
+    MfaNotSetUp,
+    MfaRequired,
+    TokenNotValid,
+)
 from accounts.models import Role, User
 from accounts.signals import user_registered
 from accounts.tokens import TokenPair, decode_refresh, issue_tokens
-from config.errors import ApiError
+from config.errors import Invalid
 
 MFA_ISSUER = "Consult"
 # Roles anyone may pick when registering; admins are made with `createsuperuser`.
 SELF_SERVICE_ROLES = (Role.CLIENT, Role.CONSULTANT)
-
-
-class AccountError(ApiError):
-    pass
-
-
-def _email_taken() -> AccountError:
-    return AccountError(409, "email_taken", "An account with this email already exists.")
-
-
-def _token_not_valid(detail: str = "Token is invalid or expired.") -> AccountError:
-    return AccountError(401, "token_not_valid", detail)
 
 
 # --- Registration ------------------------------------------------------------------------------
@@ -59,10 +58,10 @@ def register_user(
     Raises 409 `email_taken`, also when a concurrent registration wins the race.
     """
     if role not in SELF_SERVICE_ROLES:
-        raise AccountError(400, "invalid", "Role must be client or consultant.")
+        raise Invalid("Role must be client or consultant.")
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise _email_taken()
+        raise EmailTaken()
     try:
         with transaction.atomic():
             user = User.objects.create_user(
@@ -76,7 +75,7 @@ def register_user(
     except IntegrityError:
         # The unique constraint is the truth: a concurrent registration took the email.
         if User.objects.filter(email__iexact=email).exists():
-            raise _email_taken() from None
+            raise EmailTaken() from None
         raise
     return user
 
@@ -84,14 +83,10 @@ def register_user(
 # --- Login ---------------------------------------------------------------------------------------
 
 
-def _invalid_credentials() -> AccountError:
-    return AccountError(401, "invalid_credentials", "The email or password is wrong.")
-
-
-def _locked(until: datetime) -> AccountError:
+def _locked(until: datetime) -> AccountLocked:
     when = until.isoformat().replace("+00:00", "Z")
-    error = AccountError(423, "account_locked", f"Too many failed logins. Try again after {when}.")
-    error.until = until  # type: ignore[attr-defined]  # the pages say it in the viewer's zone
+    error = AccountLocked(f"Too many failed logins. Try again after {when}.")
+    error.until = until  # the pages say it in the viewer's zone
     return error
 
 
@@ -114,18 +109,18 @@ def authenticate(*, email: str, password: str, otp: str | None = None) -> User:
     if user is None:
         make_password(password)  # the same work as a real check: no timing oracle
         attempt.failed()
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     if not user.check_password(password) or not user.is_active:
         attempt.failed()
-        raise _invalid_credentials()
+        raise InvalidCredentials()
 
     if user.mfa_enabled:
         if not otp:
             attempt.not_a_failure()
-            raise AccountError(401, "mfa_required", "This account needs a one-time code.")
+            raise MfaRequired()
         if not _use_otp(user, otp, now=now):
             attempt.failed()
-            raise AccountError(401, "invalid_otp", "The code is wrong.")
+            raise InvalidOtp(status=401)
 
     return _signed_in(user, attempt, now=now)
 
@@ -141,14 +136,14 @@ def authenticate_second_factor(*, user_id, otp: str) -> User:
     now = timezone.now()
     user = User.objects.filter(pk=user_id).first()
     if user is None or not user.is_active or not user.mfa_enabled:
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     try:
         attempt = lockout.start_attempt(user.email, now=now)
     except lockout.AccountLocked as locked:
         raise _locked(locked.until) from None
     if not _use_otp(user, otp, now=now):
         attempt.failed()
-        raise AccountError(401, "invalid_otp", "The code is wrong.")
+        raise InvalidOtp(status=401)
     return _signed_in(user, attempt, now=now)
 
 
@@ -180,21 +175,21 @@ def refresh_tokens(*, refresh: str) -> TokenPair:
     try:
         jti, user_id = decode_refresh(refresh)
     except TokenError as exc:
-        raise _token_not_valid(str(exc)) from None
+        raise TokenNotValid(str(exc)) from None
     try:
         with transaction.atomic():
             outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
             if outstanding is None or outstanding.user_id != user_id:
-                raise _token_not_valid()
+                raise TokenNotValid()
             if BlacklistedToken.objects.filter(token=outstanding).exists():
-                raise _token_not_valid("Token is blacklisted.")
+                raise TokenNotValid("Token is blacklisted.")
             user = User.objects.filter(pk=user_id, is_active=True).first()
             if user is None:
-                raise _token_not_valid("No active account for this token.")
+                raise TokenNotValid("No active account for this token.")
             BlacklistedToken.objects.create(token=outstanding)
             return issue_tokens(user)
     except IntegrityError:
-        raise _token_not_valid("Token is blacklisted.") from None
+        raise TokenNotValid("Token is blacklisted.") from None
 
 
 def logout(*, user: User, refresh: str) -> None:
@@ -204,13 +199,13 @@ def logout(*, user: User, refresh: str) -> None:
     try:
         jti, user_id = decode_refresh(refresh)
     except TokenError as exc:
-        raise _token_not_valid(str(exc)) from None
+        raise TokenNotValid(str(exc)) from None
     if user_id != user.id:
-        raise _token_not_valid("This refresh token is not yours.")
+        raise TokenNotValid("This refresh token is not yours.")
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
         if outstanding is None:
-            raise _token_not_valid()
+            raise TokenNotValid()
         BlacklistedToken.objects.get_or_create(token=outstanding)
 
 
@@ -262,7 +257,7 @@ def setup_mfa(*, user: User) -> tuple[str, str]:
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.mfa_enabled:
-            raise AccountError(409, "mfa_already_enabled", "Disable MFA before setting it up.")
+            raise MfaAlreadyEnabled("Disable MFA before setting it up.")
         secret = pyotp.random_base32()
         User.objects.filter(pk=user.pk).update(mfa_secret=secret, mfa_last_counter=None)
     user.mfa_secret, user.mfa_last_counter = secret, None
@@ -280,11 +275,11 @@ def enable_mfa(*, user: User, otp: str) -> User:
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.mfa_enabled:
-            raise AccountError(409, "mfa_already_enabled", "MFA is already enabled.")
+            raise MfaAlreadyEnabled()
         if not locked.mfa_secret:
-            raise AccountError(409, "mfa_not_set_up", "Call mfa/setup first.")
+            raise MfaNotSetUp()
         if not _use_otp(locked, otp, now=timezone.now()):
-            raise AccountError(400, "invalid_otp", "The code is wrong.")
+            raise InvalidOtp()
         locked.mfa_enabled = True
         locked.save(update_fields=["mfa_enabled"])
     return locked
@@ -295,9 +290,9 @@ def disable_mfa(*, user: User, otp: str) -> User:
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not locked.mfa_enabled:
-            raise AccountError(409, "mfa_not_enabled", "MFA is not enabled.")
+            raise MfaNotEnabled()
         if not _use_otp(locked, otp, now=timezone.now()):
-            raise AccountError(400, "invalid_otp", "The code is wrong.")
+            raise InvalidOtp()
         locked.mfa_enabled = False
         locked.mfa_secret = ""
         locked.mfa_last_counter = None

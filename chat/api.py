@@ -19,11 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import errors, selectors
+from chat import selectors
 from chat.models import Message
 from chat.rtc import ice_config
 from chat.serializers import MessageSerializer
 from config.schema import error_responses
+from consultations.errors import ChannelNotOffered
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -105,7 +106,7 @@ class RtcView(APIView):
     def get(self, request: Request, pk) -> Response:
         session = selectors.session_for(user_id=request.user.id, session_id=pk)
         if session.channel not in ("voice", "video"):
-            raise errors.channel_not_offered("Chat consultations have no call.")
+            raise ChannelNotOffered("Chat consultations have no call.", status=409)
         config = ice_config(user_id=request.user.id)
         return Response(
             RtcSerializer({"ice_servers": config.ice_servers, "expires_at": config.expires_at}).data

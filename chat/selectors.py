@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from chat import errors
 from chat.models import Message
+from config.errors import NotFound
 from consultations.models import Consultation, Status
 
 
@@ -29,7 +29,7 @@ class Session:
 
 def session_for(*, user_id, session_id) -> Session:
     """The session `session_id` if `user_id` is one of its two participants; `not_found`
-    (ChatError) otherwise, whether it does not exist or is someone else's."""
+    (`NotFound`) otherwise, whether it does not exist or is someone else's."""
     row = (
         Consultation.objects.filter(id=session_id)
         .filter(Q(client_id=user_id) | Q(consultant__user_id=user_id))
@@ -37,7 +37,7 @@ def session_for(*, user_id, session_id) -> Session:
         .first()
     )
     if row is None:
-        raise errors.not_found()
+        raise NotFound("No such session, or you are not part of it.")
     return Session(*row)
 
 
@@ -54,10 +54,10 @@ def visible_consultation(*, user, consultation_id) -> Consultation:
     """The consultation if `user` is a participant or an admin; `not_found` otherwise."""
     found = Consultation.objects.select_related("consultant").filter(id=consultation_id).first()
     if found is None:
-        raise errors.not_found("Not found.")
+        raise NotFound("Not found.")
     if user.is_admin or user.id in (found.client_id, found.consultant.user_id):
         return found
-    raise errors.not_found("Not found.")
+    raise NotFound("Not found.")
 
 
 def history(*, consultation_id, before: Message | None = None) -> QuerySet[Message]:

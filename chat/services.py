@@ -21,12 +21,13 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chat import errors
 from chat.models import Message, MessageStatus
 from chat.selectors import Session, session_for
 from chat.serializers import message_data
+from config.errors import Invalid, InvalidState, NotFound
 from config.events import announce, consultation_group
 from consultations import presence
+from consultations.errors import ChannelNotOffered
 from consultations.models import Consultation, Status
 
 
@@ -70,16 +71,16 @@ def send_message(
         .first()
     )
     if found is None:
-        raise errors.not_found()
+        raise NotFound("No such session, or you are not part of it.")
     status, first_id = found
     if first_id is not None:
         return _resent(first_id)
     if status != Status.ACTIVE:
-        raise errors.invalid_state(f"Messages need an active consultation; it is {status}.")
+        raise InvalidState(f"Messages need an active consultation; it is {status}.")
     if reply_to_id is not None and not (
         Message.objects.filter(id=reply_to_id, consultation_id=session_id).exists()
     ):
-        raise errors.invalid("reply_to: no such message in this consultation.")
+        raise Invalid("reply_to: no such message in this consultation.")
     try:
         message = Message.objects.create(
             consultation_id=session_id,
@@ -177,9 +178,9 @@ def check_call(*, session_id: uuid.UUID, user_id: uuid.UUID) -> Session:
     a chat consultation, `invalid_state` unless active. Writes nothing."""
     session = session_for(user_id=user_id, session_id=session_id)
     if session.channel not in ("voice", "video"):
-        raise errors.channel_not_offered()
+        raise ChannelNotOffered("This is a chat consultation: no calls.", status=409)
     if not session.is_active:
-        raise errors.invalid_state(f"Calls need an active consultation; it is {session.status}.")
+        raise InvalidState(f"Calls need an active consultation; it is {session.status}.")
     return session
 
 

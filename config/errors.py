@@ -7,7 +7,8 @@ mapped here to the contract's codes; Django's 404/500 pages are JSON on `/api/` 
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core import exceptions as django_exceptions
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,13 +18,77 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
-    """An error with a stable contract code: `raise ApiError(409, "email_taken", "...")`."""
+    """An error with a stable contract code. Written ONE way: each code is a subclass declared
+    once (the codes every app shares below, an app's own in `<app>/errors.py`), with its status
+    and a default message, raised with a message for people:
 
-    def __init__(self, status_code: int, code: str, detail: str, *, headers: dict | None = None):
-        super().__init__(detail=detail, code=code)
-        self.status_code = status_code
-        self.code = code
+        class EmailTaken(ApiError):
+            status_code = 409
+            code = "email_taken"
+            default_detail = "An account with this email already exists."
+
+        raise EmailTaken()
+        raise NotFound("No such consultant.")
+
+    `status=` overrides the status where the contract answers the same code differently on one
+    route (409 `channel_not_offered` on a call vs 400 when starting); `headers=` adds headers.
+    """
+
+    status_code = 400
+    code = "invalid"
+    default_detail = "Invalid input."
+
+    def __init__(
+        self, detail: str | None = None, *, status: int | None = None, headers: dict | None = None
+    ):
+        if not isinstance(detail, str | None):
+            raise TypeError(
+                "ApiError takes a message; declare the code once as a subclass "
+                "(config/errors.py for shared codes, <app>/errors.py for an app's own)"
+            )
+        super().__init__(detail=detail or self.default_detail, code=self.code)
+        if status is not None:
+            self.status_code = status
         self.headers = headers or {}
+
+
+# --- The codes every app shares (CONTRACT.md "Common error codes") ------------------------------
+
+
+class Invalid(ApiError):
+    status_code = 400
+    code = "invalid"
+    default_detail = "Invalid input."
+
+
+class PermissionDenied(ApiError):
+    status_code = 403
+    code = "permission_denied"
+    default_detail = "You may not do this."
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+    default_detail = "This conflicts with a request in progress."
+
+
+class InvalidState(ApiError):
+    status_code = 409
+    code = "invalid_state"
+    default_detail = "Not possible in the current state."
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "payload_too_large"
+    default_detail = "The request body is too large."
 
 
 # DRF's default codes, renamed where the contract names them differently.
@@ -77,7 +142,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
+    elif isinstance(exc, django_exceptions.PermissionDenied):
         exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)

@@ -24,7 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApiError
+from accounts.permissions import IsAdmin, IsConsultant
+from config.errors import NotFound
 from config.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from config.schema import error_responses
 from consultants import selectors, services
@@ -256,24 +257,6 @@ class DiscoveryQuerySerializer(serializers.Serializer):
         return attrs
 
 
-# --- permissions ---------------------------------------------------------------------------
-
-
-class IsConsultant(permissions.BasePermission):
-    message = "Only consultants may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_consultant)
-
-
-class IsAdmin(permissions.BasePermission):
-    message = "Only operators may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_admin or user.is_superuser))
-
-
 class WholeBodySchema(AutoSchema):
     """For PATCH routes whose body is validated whole (`is_online`, `is_verified` required):
     drf-spectacular would document every PATCH body as partial, all fields optional."""
@@ -370,7 +353,7 @@ class ConsultantDetailView(APIView):
     def get(self, request: Request, pk: Any) -> Response:
         profile = selectors.public_consultant(consultant_id=pk)
         if profile is None:
-            raise ApiError(404, "not_found", "No such consultant.")
+            raise NotFound("No such consultant.")
         return Response(ConsultantSerializer(profile).data)
 
 
@@ -462,7 +445,7 @@ class VerifyView(APIView):
         body = validated(VerifySerializer(data=request.data))
         profile = ConsultantProfile.objects.filter(pk=pk).first()
         if profile is None:
-            raise ApiError(404, "not_found", "No such consultant.")
+            raise NotFound("No such consultant.")
         profile = services.decide_verification(
             profile=profile,
             decided_by=request.user,

@@ -17,7 +17,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
-from config.errors import ApiError
+from config.errors import PayloadTooLarge, PermissionDenied
+from consultants.errors import ConsultantNotVerified
 from consultants.models import (
     RATE_FIELD,
     Category,
@@ -38,11 +39,6 @@ _SIGNATURES = [
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
 ]
-
-
-class ConsultantNotVerified(ApiError):
-    def __init__(self, detail: str = "Only a verified consultant can do this."):
-        super().__init__(403, "consultant_not_verified", detail)
 
 
 def category_by_slug(slug: str) -> Category:
@@ -73,7 +69,7 @@ def profile_for(*, user: User) -> ConsultantProfile:
     """The consultant's own profile, made on first use for consultants created outside the API
     (the admin, `createsuperuser`, fixtures)."""
     if not user.is_consultant:
-        raise ApiError(403, "permission_denied", "Only consultants have a consultant profile.")
+        raise PermissionDenied("Only consultants have a consultant profile.")
     profile, _ = ConsultantProfile.objects.select_related("user", "category").get_or_create(
         user=user
     )
@@ -199,11 +195,7 @@ def add_document(
     random; the client's file name is kept only as a label.
     """
     if upload.size is None or upload.size > settings.MAX_UPLOAD_BYTES:
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"A document may be at most {settings.MAX_UPLOAD_BYTES} bytes.",
-        )
+        raise PayloadTooLarge(f"A document may be at most {settings.MAX_UPLOAD_BYTES} bytes.")
     if upload.size == 0:
         raise serializers.ValidationError({"file": ["The file is empty."]})
     upload.seek(0)

@@ -17,10 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import NotFound
 from config.fields import StrictCharField
 from config.schema import error_responses
 from consultants.models import Channel
-from consultations import errors, services
+from consultations import services
 from consultations.models import Consultation, Status
 from consultations.serializers import ConsultationSerializer, EndedConsultationSerializer
 
@@ -122,7 +123,7 @@ class ConsultationDetailView(APIView):
         )
         consultation = visible.filter(id=pk).first()
         if consultation is None:
-            raise errors.not_found()
+            raise NotFound()
         return Response(ConsultationSerializer(consultation).data)
 
 

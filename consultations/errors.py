@@ -1,47 +1,36 @@
-"""The consultations app's contract errors (CONTRACT.md "Consultations")."""
+"""The consultations app's own contract codes (CONTRACT.md "Consultations"); shared codes
+(`not_found`, `permission_denied`, `invalid_state`) are in `config/errors.py`."""
 
 from config.errors import ApiError
 
 
-class ConsultationError(ApiError):
-    pass
+class ConsultantOffline(ApiError):
+    status_code = 409
+    code = "consultant_offline"
+    default_detail = "The consultant is offline."
 
 
-def consultant_not_found() -> ConsultationError:
-    return ConsultationError(404, "not_found", "No such consultant.")
+class ConsultantBusy(ApiError):
+    status_code = 409
+    code = "consultant_busy"
+    default_detail = "The consultant is in another consultation."
 
 
-def consultant_not_verified() -> ConsultationError:
-    return ConsultationError(409, "consultant_not_verified", "The consultant is not verified.")
+class ClientBusy(ApiError):
+    status_code = 409
+    code = "client_busy"
+    default_detail = "You already have a pending or active consultation."
 
 
-def consultant_offline() -> ConsultationError:
-    return ConsultationError(409, "consultant_offline", "The consultant is offline.")
+class ChannelNotOffered(ApiError):
+    """400 when starting; the call routes and frames answer it 409 (`status=409`)."""
+
+    status_code = 400
+    code = "channel_not_offered"
+    default_detail = "The consultant does not offer this channel."
 
 
-def consultant_busy() -> ConsultationError:
-    return ConsultationError(409, "consultant_busy", "The consultant is in another consultation.")
-
-
-def channel_not_offered() -> ConsultationError:
-    return ConsultationError(
-        400, "channel_not_offered", "The consultant does not offer this channel."
-    )
-
-
-def client_busy() -> ConsultationError:
-    return ConsultationError(
-        409, "client_busy", "You already have a pending or active consultation."
-    )
-
-
-def invalid_state(detail: str) -> ConsultationError:
-    return ConsultationError(409, "invalid_state", detail)
-
-
-def not_found() -> ConsultationError:
-    return ConsultationError(404, "not_found", "Not found.")
-
-
-def permission_denied(detail: str) -> ConsultationError:
-    return ConsultationError(403, "permission_denied", detail)
+class RefundExceedsCharge(ApiError):
+    status_code = 409
+    code = "refund_exceeds_charge"
+    default_detail = "The refund would exceed what the consultation charged."

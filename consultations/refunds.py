@@ -45,8 +45,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import ApiError
-from consultations import errors
+from config.errors import InvalidState, NotFound
+from consultations.errors import RefundExceedsCharge
 from consultations.models import FINISHED_STATUSES, Consultation, ConsultationEvent, Kind
 from wallets.models import AccountKind, EntryKind, LedgerEntry, LedgerTransaction
 from wallets.services import Leg, post_transaction, system_account, user_entry, wallet_for
@@ -66,10 +66,6 @@ class RefundParts:
     amount: int
     commission: int  # from platform revenue
     consultant: int  # from the consultant's wallet
-
-
-def refund_exceeds_charge(detail: str) -> ApiError:
-    return ApiError(409, "refund_exceeds_charge", detail)
 
 
 def split_refund(*, total: int, commission: int, refunded_before: int, amount: int) -> RefundParts:
@@ -133,23 +129,23 @@ def refund_consultation(
             .first()
         )
         if consultation is None:
-            raise errors.not_found()
+            raise NotFound()
         done = LedgerTransaction.objects.filter(idempotency_key=key).first()
         if done is not None:
             entry = user_entry(done, consultation.client)
             assert entry is not None
             return entry
         if consultation.status not in FINISHED_STATUSES:
-            raise errors.invalid_state(
+            raise InvalidState(
                 f"Only an ended consultation can be refunded; this one is {consultation.status}."
             )
         if consultation.kind != Kind.INSTANT:
-            raise errors.invalid_state(
+            raise InvalidState(
                 "A booked consultation was paid through its booking: refund the booking."
             )
         before = refunded_so_far(consultation)
         if before + amount > consultation.total_amount:
-            raise refund_exceeds_charge(
+            raise RefundExceedsCharge(
                 f"The consultation charged {consultation.total_amount} paise and "
                 f"{before} were refunded already; {amount} more would exceed the charge."
             )

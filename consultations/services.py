@@ -37,9 +37,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from config.errors import InvalidState, NotFound, PermissionDenied
 from config.events import announce, announce_many, user_group
+from consultants.errors import ConsultantNotVerified
 from consultants.models import ConsultantProfile
-from consultations import errors
 from consultations.billing import (
     Ending,
     bill_batch_postgres,
@@ -48,6 +49,7 @@ from consultations.billing import (
     settle,
     total_for,
 )
+from consultations.errors import ChannelNotOffered, ClientBusy, ConsultantBusy, ConsultantOffline
 from consultations.locks import client_lock_name, consultant_lock_name, try_lock
 from consultations.models import (
     FINISHED_STATUSES,
@@ -130,11 +132,11 @@ def open_consultation(
     now = now or timezone.now()
     profile = ConsultantProfile.objects.select_for_update().filter(id=consultant.id).first()
     if profile is None:
-        raise errors.consultant_not_found()
+        raise NotFound("No such consultant.")
     if kind == Kind.INSTANT:
         rate = profile.rate_for(channel)
         if rate is None:
-            raise errors.channel_not_offered()
+            raise ChannelNotOffered()
         status, started_at = Status.PENDING, None
     else:
         rate, status, started_at = 0, Status.ACTIVE, now
@@ -157,9 +159,9 @@ def open_consultation(
     except IntegrityError as exc:
         # The constraints are the truth; the callers' checks only make this rare.
         if "one_open_consultation_per_consultant" in str(exc):
-            raise errors.consultant_busy() from exc
+            raise ConsultantBusy() from exc
         if "one_open_consultation_per_client" in str(exc):
-            raise errors.client_busy() from exc
+            raise ClientBusy() from exc
         if "consultation_one_per_booking" in str(exc):
             return Consultation.objects.get(booking_id=booking_id)
         raise
@@ -276,23 +278,23 @@ def _parse_id(value) -> uuid.UUID | None:
 def _check_consultant(consultant: ConsultantProfile | None, channel: str, now: datetime) -> int:
     """The contract's order: exists, verified, online, not busy, offers the channel."""
     if consultant is None:
-        raise errors.consultant_not_found()
+        raise NotFound("No such consultant.")
     if not consultant.is_verified:
-        raise errors.consultant_not_verified()
+        raise ConsultantNotVerified("The consultant is not verified.", status=409)
     if not consultant.is_online:
-        raise errors.consultant_offline()
+        raise ConsultantOffline()
     if consultant.is_busy or _busy_elsewhere(consultant, now):
-        raise errors.consultant_busy()
+        raise ConsultantBusy()
     rate = consultant.rate_for(channel)
     if rate is None:
-        raise errors.channel_not_offered()
+        raise ChannelNotOffered()
     return rate
 
 
 def _check_client(client: User, rate: int) -> None:
     """No open consultation, and `MIN_MINUTES` of the rate available."""
     if Consultation.objects.filter(client=client, status__in=OPEN_STATUSES).exists():
-        raise errors.client_busy()
+        raise ClientBusy()
     needed = settings.MIN_MINUTES * rate
     available = wallet_for(user=client).available
     if available < needed:
@@ -312,7 +314,7 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
     `consultation_requested` to the consultant after commit.
     """
     if not client.is_client:
-        raise errors.permission_denied("Only clients start consultations.")
+        raise PermissionDenied("Only clients start consultations.")
     profile_id = _parse_id(consultant_id)
     consultant = ConsultantProfile.objects.filter(id=profile_id).first() if profile_id else None
     rate = _check_consultant(consultant, channel, timezone.now())
@@ -321,10 +323,10 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
 
     with try_lock(consultant_lock_name(consultant.id)) as consultant_free:
         if not consultant_free:
-            raise errors.consultant_busy()
+            raise ConsultantBusy()
         with try_lock(client_lock_name(client.id)) as client_free:
             if not client_free:
-                raise errors.client_busy()
+                raise ClientBusy()
             now = timezone.now()
             with transaction.atomic(durable=True):
                 locked = ConsultantProfile.objects.select_for_update().filter(id=consultant.id)
@@ -349,7 +351,7 @@ def _locked(consultation_id) -> Consultation:
         else None
     )
     if found is None:
-        raise errors.not_found()
+        raise NotFound()
     return found
 
 
@@ -368,9 +370,9 @@ def _require(consultation: Consultation, user: User, role: str) -> None:
     participant or an admin 403."""
     actual = _role_of(consultation, user)
     if actual is None:
-        raise errors.not_found()
+        raise NotFound()
     if actual != role:
-        raise errors.permission_denied(f"Only the consultation's {role} can do this.")
+        raise PermissionDenied(f"Only the consultation's {role} can do this.")
 
 
 def _ring_expired(consultation: Consultation, now: datetime) -> bool:
@@ -394,9 +396,9 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
         consultation = _locked(consultation_id)
         _require(consultation, actor, "consultant")
         if consultation.status != Status.PENDING:
-            raise errors.invalid_state(f"The consultation is {consultation.status}.")
+            raise InvalidState(f"The consultation is {consultation.status}.")
         if _ring_expired(consultation, now):
-            raise errors.invalid_state("The request has expired.")
+            raise InvalidState("The request has expired.")
         wanted = first_tick_hold_amount(rate_per_minute=consultation.rate_per_minute)
         amount = min(wanted, max(0, wallet_for(user=consultation.client).available))
         if amount > 0:
@@ -427,7 +429,7 @@ def _close_request(
         if actor is not None and role is not None:
             _require(consultation, actor, role)
         if consultation.status != Status.PENDING:
-            raise errors.invalid_state(f"The consultation is {consultation.status}.")
+            raise InvalidState(f"The consultation is {consultation.status}.")
         consultation.status = to
         consultation.ended_at = now
         close_consultations(
@@ -465,7 +467,7 @@ def _end(consultation_id, *, ending_for) -> EndResult:
         consultation = _locked(consultation_id)
         ending = ending_for(consultation)
         if consultation.status != Status.ACTIVE:
-            raise errors.invalid_state(
+            raise InvalidState(
                 "Only an active consultation can be ended; cancel or decline a pending one."
                 if consultation.status == Status.PENDING
                 else f"The consultation is {consultation.status}."
@@ -483,7 +485,7 @@ def end_consultation(*, consultation_id, actor: User) -> EndResult:
     def ending_for(consultation: Consultation) -> Ending:
         role = _role_of(consultation, actor)
         if role is None:
-            raise errors.not_found()
+            raise NotFound()
         reason = {
             "client": EndReason.CLIENT_ENDED,
             "consultant": EndReason.CONSULTANT_ENDED,

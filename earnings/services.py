@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import ApiError
+from config.errors import InvalidState, NotFound, PermissionDenied
 from consultations.models import FINISHED_STATUSES, Consultation
 from consultations.refunds import RefundParts
 from earnings.models import Earning, Payout, PayoutStatus
@@ -69,10 +69,6 @@ def apply_refund(*, consultation: Consultation, refund: RefundParts) -> Earning:
 # --- Payouts ----------------------------------------------------------------------------------
 
 
-def invalid_state(detail: str) -> ApiError:
-    return ApiError(409, "invalid_state", detail)
-
-
 def request_payout(*, consultant: User, amount: int) -> Payout:
     """A consultant asks to be paid `amount` paise: the amount is HELD on their wallet.
 
@@ -83,7 +79,7 @@ def request_payout(*, consultant: User, amount: int) -> Payout:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("amount is a positive int of paise")
     if not consultant.is_consultant:
-        raise ApiError(403, "permission_denied", "Only consultants request payouts.")
+        raise PermissionDenied("Only consultants request payouts.")
     payout_id = uuid.uuid4()
     with transaction.atomic(durable=True):
         reserved = hold(
@@ -101,7 +97,7 @@ def request_payout(*, consultant: User, amount: int) -> Payout:
 def _locked_payout(payout_id) -> Payout:
     payout = Payout.objects.select_for_update().filter(id=payout_id).first()
     if payout is None:
-        raise ApiError(404, "not_found", "No such payout.")
+        raise NotFound("No such payout.")
     return payout
 
 
@@ -118,7 +114,7 @@ def mark_payout_paid(*, payout_id, actor: User | None = None) -> Payout:
         if payout.status == PayoutStatus.PAID:
             return payout
         if payout.status != PayoutStatus.REQUESTED:
-            raise invalid_state(f"The payout is {payout.status}.")
+            raise InvalidState(f"The payout is {payout.status}.")
         payout.transaction = post_transaction(
             kind=EntryKind.PAYOUT,
             legs=[
@@ -156,7 +152,7 @@ def reject_payout(*, payout_id, actor: User | None = None) -> Payout:
         if payout.status == PayoutStatus.REJECTED:
             return payout
         if payout.status != PayoutStatus.REQUESTED:
-            raise invalid_state(f"The payout is {payout.status}.")
+            raise InvalidState(f"The payout is {payout.status}.")
         if payout.hold_id is not None:
             release(hold_id=payout.hold_id)
         payout.status = PayoutStatus.REJECTED

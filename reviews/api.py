@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsClient
-from config.errors import ApiError
+from config.errors import NotFound
 from config.fields import StrictCharField, StrictIntegerField, StrictUUIDField
 from config.schema import error_responses
 from consultants.models import ConsultantProfile
@@ -89,7 +89,7 @@ class ConsultantReviewListView(generics.ListAPIView):
     def get_queryset(self):
         consultant_id = self.kwargs["consultant_id"]
         if not ConsultantProfile.objects.filter(id=consultant_id, is_verified=True).exists():
-            raise ApiError(404, "not_found", "No such consultant.")
+            raise NotFound("No such consultant.")
         return (
             Review.objects.filter(consultant_id=consultant_id)
             .select_related("client")

@@ -10,20 +10,13 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import ApiError
+from config.errors import InvalidState, NotFound
 from consultants.models import ConsultantProfile
 from consultations.models import FINISHED_STATUSES, Consultation
+from reviews.errors import AlreadyReviewed
 from reviews.models import MAX_COMMENT_LENGTH, Review
 
 TWO_PLACES = Decimal("0.01")
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", "No such consultation.")
-
-
-def already_reviewed() -> ApiError:
-    return ApiError(409, "already_reviewed", "This consultation has been reviewed already.")
 
 
 def average_rating(*, total: int, count: int) -> Decimal:
@@ -50,21 +43,19 @@ def create_review(*, client: User, consultation_id, rating: int, comment: str = 
     try:
         pk = uuid.UUID(str(consultation_id))
     except ValueError:
-        raise not_found() from None
+        raise NotFound("No such consultation.") from None
     with transaction.atomic(durable=True):
         consultation = Consultation.objects.filter(id=pk, client=client).first()
         if consultation is None:
-            raise not_found()
+            raise NotFound("No such consultation.")
         if consultation.status not in FINISHED_STATUSES:
-            raise ApiError(
-                409,
-                "invalid_state",
-                f"Only an ended consultation can be reviewed; this one is {consultation.status}.",
+            raise InvalidState(
+                f"Only an ended consultation can be reviewed; this one is {consultation.status}."
             )
         # The profile lock serializes the reviews of one consultant (and a double submit).
         profile = ConsultantProfile.objects.select_for_update().get(id=consultation.consultant_id)
         if Review.objects.filter(consultation=consultation).exists():
-            raise already_reviewed()
+            raise AlreadyReviewed()
         try:
             with transaction.atomic():
                 review = Review.objects.create(
@@ -77,7 +68,7 @@ def create_review(*, client: User, consultation_id, rating: int, comment: str = 
                 )
         except IntegrityError as exc:  # the constraint is the truth behind the check above
             if Review.objects.filter(consultation=consultation).exists():
-                raise already_reviewed() from exc
+                raise AlreadyReviewed() from exc
             raise
         figures = Review.objects.filter(consultant=profile).aggregate(
             total=Sum("rating"), count=Count("id")

@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApiError
+from accounts.permissions import IsAdmin, IsClient
+from config.errors import NotFound
 from config.fields import StrictIntegerField
 from config.schema import error_responses
 from wallets import payments
@@ -158,23 +159,6 @@ class PaymentRefundInSerializer(serializers.Serializer):
 
 class WebhookOutSerializer(serializers.Serializer):
     status = serializers.CharField()
-
-
-# --- Permissions ------------------------------------------------------------------------------
-
-
-class IsClient(BasePermission):
-    message = "Only clients can do this."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_client)
-
-
-class IsAdmin(BasePermission):
-    message = "Only admins can do this."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
 
 
 # --- Views ------------------------------------------------------------------------------------
@@ -405,9 +389,9 @@ class RefundView(APIView):
         try:
             payment_id = uuid.UUID(payment_id)
         except ValueError:
-            raise ApiError(404, "not_found", "Not found.") from None
+            raise NotFound() from None
         if not Payment.objects.filter(id=payment_id).exists():
-            raise ApiError(404, "not_found", "Not found.")
+            raise NotFound()
         refund = payments.refund_payment(
             payment_id=payment_id,
             amount=incoming.validated_data["amount"],

@@ -1,4 +1,5 @@
-"""The wallets app's contract errors (CONTRACT.md "Wallet and payments")."""
+"""The wallets app's own contract codes (CONTRACT.md "Wallet and payments"); shared codes are
+in `config/errors.py`."""
 
 from config.errors import ApiError
 
@@ -6,22 +7,32 @@ from config.errors import ApiError
 class InsufficientFunds(ApiError):
     """402 `insufficient_balance`: the wallet's available balance cannot cover the amount."""
 
-    def __init__(self, detail: str = "The wallet's available balance is too low."):
-        super().__init__(402, "insufficient_balance", detail)
+    status_code = 402
+    code = "insufficient_balance"
+    default_detail = "The wallet's available balance is too low."
 
 
 class InvalidSignature(ApiError):
-    def __init__(self, detail: str = "The signature does not match."):
-        super().__init__(400, "invalid_signature", detail)
+    status_code = 400
+    code = "invalid_signature"
+    default_detail = "The signature does not match."
 
 
 class RefundExceedsPayment(ApiError):
-    def __init__(self, detail: str = "The refund would exceed what is left of the payment."):
-        super().__init__(409, "refund_exceeds_payment", detail)
+    status_code = 409
+    code = "refund_exceeds_payment"
+    default_detail = "The refund would exceed what is left of the payment."
 
 
 class GatewayUnavailable(ApiError):
     """502 `gateway_error`: the payment gateway failed or did not answer."""
 
-    def __init__(self, detail: str = "The payment gateway did not answer. Try again."):
-        super().__init__(502, "gateway_error", detail)
+    status_code = 502
+    code = "gateway_error"
+    default_detail = "The payment gateway did not answer. Try again."
+
+
+class IdempotencyKeyReused(ApiError):
+    status_code = 409
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request body."

@@ -33,7 +33,8 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from config.errors import ApiError
+from config.errors import Conflict, Invalid
+from wallets.errors import IdempotencyKeyReused
 from wallets.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -80,22 +81,16 @@ def idempotent(handler):
         if key is None:
             return handler(view, request, *args, **kwargs)
         if not 1 <= len(key) <= 255:
-            raise ApiError(400, "invalid", "The Idempotency-Key header must be 1-255 characters.")
+            raise Invalid("The Idempotency-Key header must be 1-255 characters.")
         scope = f"{request.method} {request.path.rstrip('/')}"[:255]
         digest = request_hash(request.data)
         user = request.user
         record = _claim(user=user, scope=scope, key=key, digest=digest)
         if record is not None:
             if record.request_hash != digest:
-                raise ApiError(
-                    409,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request body.",
-                )
+                raise IdempotencyKeyReused()
             if record.status_code is None:
-                raise ApiError(
-                    409, "conflict", "A request with this Idempotency-Key is in progress."
-                )
+                raise Conflict("A request with this Idempotency-Key is in progress.")
             return Response(
                 record.response_body,
                 status=record.status_code,

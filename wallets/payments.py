@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ApiError
+from config.errors import Invalid, NotFound
 from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
 from wallets.gateway import GatewayDeclined, GatewayError, GatewayTimeout, get_gateway
 from wallets.models import (
@@ -44,10 +44,6 @@ PAYMENT_REFUND_REFERENCE = "payment_refund"
 
 def recharge_key(payment: Payment) -> str:
     return f"recharge:{payment.id}"
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", "Not found.")
 
 
 # --- Recharge ---------------------------------------------------------------------------------
@@ -156,7 +152,7 @@ def verify_recharge(
     """
     payment = Payment.objects.filter(user=user, gateway_order_id=razorpay_order_id).first()
     if payment is None:
-        raise not_found()
+        raise NotFound()
     if not get_gateway().verify_payment_signature(
         order_id=payment.gateway_order_id,
         payment_id=razorpay_payment_id,
@@ -195,7 +191,7 @@ def handle_webhook(*, body: bytes, signature: str, event_id: str) -> str:
     except (ValueError, UnicodeDecodeError):
         event = None
     if not isinstance(event, dict):
-        raise ApiError(400, "invalid", "The body is not a JSON object.")
+        raise Invalid("The body is not a JSON object.")
     if not event_id or len(event_id) > 128:
         event_id = "sha256:" + hashlib.sha256(body).hexdigest()
     name = event.get("event") if isinstance(event.get("event"), str) else ""
@@ -288,7 +284,7 @@ def refund_payment(
     with transaction.atomic(durable=True):
         payment = Payment.objects.select_for_update().filter(id=payment_id).first()
         if payment is None:
-            raise not_found()
+            raise NotFound()
         # A twin with the same key may have committed while we waited for the payment's lock.
         existing = Refund.objects.filter(idempotency_key=key).first()
         if existing is not None:

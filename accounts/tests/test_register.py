@@ -8,7 +8,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import User
 from accounts.signals import user_registered
 from accounts.tests.factories import PASSWORD, ClientFactory
-from config.errors import ApiError
+from config.errors import Invalid
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +159,7 @@ def test_it_tells_the_consultants_app_inside_the_transaction(api, only_test_rece
 
 def test_a_receiver_refusing_the_registration_rolls_it_back(api, only_test_receivers):
     def receiver(sender, user, category, **kwargs):
-        raise ApiError(400, "invalid", f"Unknown category {category}.")
+        raise Invalid(f"Unknown category {category}.")
 
     user_registered.connect(receiver, dispatch_uid="test-refuser")
     try:
