@@ -40,6 +40,7 @@ from django.db import connection
 
 from config.events import announce_many, user_group
 from consultations.models import Consultation, EndReason, Kind, Status
+from wallets import keys
 from wallets.models import AccountKind, EntryKind, Hold, HoldStatus
 from wallets.services import (
     Leg,
@@ -148,11 +149,6 @@ def consultant_user_id(consultation: Consultation):
     return annotated if annotated is not None else consultation.consultant.user_id
 
 
-def charge_key(consultation: Consultation, seconds: int) -> str:
-    """The idempotency key of the charge that brings `consultation` to `seconds` billed."""
-    return f"charge:{consultation.id}:{seconds}"
-
-
 def settle(
     rows: list[Consultation],
     *,
@@ -223,7 +219,7 @@ def settle(
                 Posting(
                     kind=EntryKind.CONSULTATION_CHARGE,
                     legs=legs,
-                    idempotency_key=charge_key(row, target),
+                    idempotency_key=keys.consultation_charge(row.id, target),
                     reference_type="consultation",
                     reference_id=str(row.id),
                     description=f"{row.channel} consultation, {target} s billed",
@@ -452,7 +448,7 @@ def bill_batch_postgres(
                 Posting(
                     kind=charge_kind,
                     legs=legs,
-                    idempotency_key=f"charge:{cid}:{target}",
+                    idempotency_key=keys.consultation_charge(cid, target),
                     reference_type="consultation",
                     reference_id=str(cid),
                     description=f"{channel} consultation, {target} s billed",

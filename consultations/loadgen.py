@@ -16,6 +16,7 @@ from django.db import transaction
 from accounts.models import Role, User
 from consultants.models import ConsultantProfile
 from consultations.models import Consultation, Status
+from wallets import keys
 from wallets.models import Account, AccountKind, EntryKind
 from wallets.services import Leg, Posting, post_transactions_batch, system_account
 
@@ -86,7 +87,7 @@ def create_active_sessions(
                             Leg(adjustments, -balance, EntryKind.ADJUSTMENT),
                             Leg(wallet, balance, EntryKind.ADJUSTMENT),
                         ],
-                        idempotency_key=f"loadgen:{tag}:{wallet.id}",
+                        idempotency_key=keys.adjustment("loadgen", tag, wallet.id),
                         description="load test funds",
                     )
                     for wallet in client_wallets

@@ -35,8 +35,6 @@ wallets and platform revenue in id order. Sends `consultation_refunded` inside t
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -48,6 +46,7 @@ from accounts.models import User
 from config.errors import InvalidState, NotFound
 from consultations.errors import RefundExceedsCharge
 from consultations.models import FINISHED_STATUSES, Consultation, ConsultationEvent, Kind
+from wallets import keys
 from wallets.models import AccountKind, EntryKind, LedgerEntry, LedgerTransaction
 from wallets.services import Leg, post_transaction, system_account, user_entry, wallet_for
 
@@ -95,10 +94,8 @@ def refunded_so_far(consultation: Consultation) -> int:
 def refund_key(*, consultation_id, actor: User | None, request_key: str | None) -> str:
     """The ledger idempotency key: derived from the caller's Idempotency-Key (scoped to the
     admin) when there is one, else unique."""
-    if not request_key:
-        return f"consultation-refund:{consultation_id}:{uuid.uuid4()}"
-    digest = hashlib.sha256(f"{actor.id if actor else ''}:{request_key}".encode()).hexdigest()
-    return f"consultation-refund:{consultation_id}:{digest[:40]}"
+    token = keys.scoped(actor.id if actor else "", request_key) if request_key else keys.unique()
+    return keys.consultation_refund(consultation_id, token)
 
 
 def refund_consultation(

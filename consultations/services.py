@@ -62,6 +62,7 @@ from consultations.models import (
 )
 from consultations.serializers import consultation_frame_data
 from consultations.signals import consultation_ended
+from wallets import keys
 from wallets.errors import InsufficientFunds
 from wallets.services import hold, release, wallet_for
 
@@ -405,7 +406,7 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
             consultation.hold = hold(
                 user=consultation.client,
                 amount=amount,
-                idempotency_key=f"consultation-hold:{consultation.id}",
+                idempotency_key=keys.consultation_hold(consultation.id),
                 reference_type="consultation",
                 reference_id=str(consultation.id),
             )

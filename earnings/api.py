@@ -139,6 +139,8 @@ class PayoutView(generics.ListAPIView):
         incoming = PayoutInSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         payout = services.request_payout(
-            consultant=request.user, amount=incoming.validated_data["amount"]
+            consultant=request.user,
+            amount=incoming.validated_data["amount"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return Response(PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)

@@ -18,6 +18,8 @@ from config.errors import InvalidState, NotFound, PermissionDenied
 from consultations.models import FINISHED_STATUSES, Consultation
 from consultations.refunds import RefundParts
 from earnings.models import Earning, Payout, PayoutStatus
+from wallets import keys
+from wallets.errors import IdempotencyKeyReused
 from wallets.models import AccountKind, EntryKind
 from wallets.services import Leg, hold, post_transaction, release, system_account, wallet_for
 
@@ -69,26 +71,36 @@ def apply_refund(*, consultation: Consultation, refund: RefundParts) -> Earning:
 # --- Payouts ----------------------------------------------------------------------------------
 
 
-def request_payout(*, consultant: User, amount: int) -> Payout:
+def request_payout(*, consultant: User, amount: int, idempotency_key: str | None = None) -> Payout:
     """A consultant asks to be paid `amount` paise: the amount is HELD on their wallet.
 
     One durable transaction: the payout row and the hold (which locks the wallet) commit
-    together. Raises 402 `insufficient_balance` if the wallet's available balance is below
-    `amount` (nothing is written).
+    together. The hold is keyed by the request's `idempotency_key` (scoped to the consultant):
+    the same key again returns the first payout and holds nothing more, even when the HTTP
+    layer's own record of the key is gone (a crash between the hold and the answer); the same
+    key with another amount is 409 `idempotency_key_reused`. Raises 402 `insufficient_balance`
+    if the wallet's available balance is below `amount` (nothing is written).
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("amount is a positive int of paise")
     if not consultant.is_consultant:
         raise PermissionDenied("Only consultants request payouts.")
+    token = keys.scoped(consultant.id, idempotency_key) if idempotency_key else keys.unique()
+    hold_key = keys.payout_hold(consultant.id, token)
     payout_id = uuid.uuid4()
     with transaction.atomic(durable=True):
         reserved = hold(
             user=consultant,
             amount=amount,
-            idempotency_key=f"payout-hold:{payout_id}",
+            idempotency_key=hold_key,
             reference_type="payout",
             reference_id=str(payout_id),
         )
+        earlier = Payout.objects.filter(hold=reserved).first()
+        if earlier is not None:  # the same request again
+            if earlier.amount != amount:
+                raise IdempotencyKeyReused()
+            return earlier
         return Payout.objects.create(
             id=payout_id, consultant=consultant, amount=amount, hold=reserved
         )
@@ -125,7 +137,7 @@ def mark_payout_paid(*, payout_id, actor: User | None = None) -> Payout:
                     EntryKind.PAYOUT_CLEARING,
                 ),
             ],
-            idempotency_key=f"payout:{payout.id}",
+            idempotency_key=keys.payout(payout.id),
             reference_type="payout",
             reference_id=str(payout.id),
             description="Payout to the consultant's bank account",

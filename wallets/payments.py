@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Invalid, NotFound
+from wallets import keys
 from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
 from wallets.gateway import GatewayDeclined, GatewayError, GatewayTimeout, get_gateway
 from wallets.models import (
@@ -40,10 +41,6 @@ logger = logging.getLogger(__name__)
 MIN_RECHARGE = 100  # paise
 MAX_RECHARGE = 10_000_000  # paise
 PAYMENT_REFUND_REFERENCE = "payment_refund"
-
-
-def recharge_key(payment: Payment) -> str:
-    return f"recharge:{payment.id}"
 
 
 # --- Recharge ---------------------------------------------------------------------------------
@@ -84,7 +81,7 @@ def recharge_entry(payment: Payment) -> LedgerEntry | None:
     """The user's `recharge` leg for a credited payment."""
     return (
         LedgerEntry.objects.filter(
-            transaction__idempotency_key=recharge_key(payment), account__user_id=payment.user_id
+            transaction__idempotency_key=keys.recharge(payment.id), account__user_id=payment.user_id
         )
         .select_related("transaction")
         .first()
@@ -131,7 +128,7 @@ def capture_payment(*, payment: Payment, gateway_payment_id: str) -> LedgerEntry
                 ),
                 Leg(wallet, locked.amount, EntryKind.RECHARGE),
             ],
-            idempotency_key=recharge_key(locked),
+            idempotency_key=keys.recharge(locked.id),
             reference_type="payment",
             reference_id=str(locked.id),
             description=f"Recharge {locked.gateway_order_id}",
@@ -270,11 +267,18 @@ def refund_payment(
        (run by `reconcile_payments`) asks the gateway whether it happened before trying again,
        so a refund never goes out twice.
 
-    With `idempotency_key`, a second call finds the same refund (and retries it if pending).
+    With `idempotency_key` (scoped to `created_by`), a second call finds the same refund (and
+    retries it if pending).
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("amount is positive int paise")
-    key = f"refund:{payment_id}:{idempotency_key or uuid.uuid4()}"
+    # The caller's key is scoped to the admin who sent it: two admins' "1" are two refunds.
+    token = (
+        keys.scoped(getattr(created_by, "id", ""), idempotency_key)
+        if idempotency_key
+        else keys.unique()
+    )
+    key = keys.refund_request(payment_id, token)
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.status == RefundStatus.PENDING:
@@ -308,7 +312,7 @@ def refund_payment(
                 Leg(wallet_for(user=payment.user), -amount, EntryKind.REFUND),
                 Leg(system_account(AccountKind.GATEWAY_CLEARING), amount, EntryKind.CLEARING),
             ],
-            idempotency_key=f"refund:{refund.id}",
+            idempotency_key=keys.payment_refund(refund.id),
             reference_type=PAYMENT_REFUND_REFERENCE,
             reference_id=str(payment.id),
             description=f"Refund of {payment.gateway_order_id}: {reason}"[:255],
@@ -379,7 +383,7 @@ def fail_refund(*, refund: Refund) -> Refund:
                     ),
                     Leg(wallet_for(user=payment.user), refund.amount, EntryKind.REFUND),
                 ],
-                idempotency_key=f"refund-reversal:{refund.id}",
+                idempotency_key=keys.payment_refund_reversal(refund.id),
                 reference_type=PAYMENT_REFUND_REFERENCE,
                 reference_id=str(payment.id),
                 description="Refund declined by the gateway: credited back",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, Sum
 
+from wallets import keys
 from wallets.models import (
     CREDITED_PAYMENT_STATUSES,
     Account,
@@ -149,16 +150,16 @@ def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = 
         report.violations.append(f"captured payments {captured} != recharges {recharges}")
     missing = 0
     for ids in _chunks(credited.order_by("id").values_list("id", flat=True), chunk):
-        keys = {f"recharge:{payment_id}": payment_id for payment_id in ids}
+        wanted = {keys.recharge(payment_id): payment_id for payment_id in ids}
         found = set(
-            LedgerTransaction.objects.filter(idempotency_key__in=keys).values_list(
+            LedgerTransaction.objects.filter(idempotency_key__in=wanted).values_list(
                 "idempotency_key", flat=True
             )
         )
-        for key in keys.keys() - found:
+        for key in wanted.keys() - found:
             missing += 1
             if missing <= 100:
-                report.violations.append(f"payment {keys[key]} is captured but never credited")
+                report.violations.append(f"payment {wanted[key]} is captured but never credited")
     refunded = _sum(Payment.objects.all(), "amount_refunded")
     refund_rows = _sum(
         Refund.objects.filter(status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])

@@ -8,7 +8,7 @@ from earnings.models import Payout, PayoutStatus
 from earnings.services import mark_payout_paid, reject_payout, request_payout
 from earnings.tests.conftest import as_user
 from wallets.errors import InsufficientFunds
-from wallets.models import AccountKind, EntryKind, LedgerEntry
+from wallets.models import AccountKind, EntryKind, IdempotencyRecord, LedgerEntry
 from wallets.reconcile import check_ledger
 from wallets.services import system_account, wallet_for
 from wallets.tests.factories import fund
@@ -51,6 +51,26 @@ def test_more_than_the_available_balance_is_refused_with_402(api, earner):
     assert response.json()["code"] == "insufficient_balance"
     assert Payout.objects.count() == 1
     assert wallet_for(user=earner).held == 8000
+
+
+def test_a_payout_repeated_with_its_key_holds_once_even_when_the_http_record_is_lost(api, earner):
+    first = ask(api, earner, 4000, HTTP_IDEMPOTENCY_KEY="payday")
+    # A crash after the hold committed but before the answer was stored: the HTTP layer no
+    # longer knows the key, so the retry reaches the service again.
+    IdempotencyRecord.objects.all().delete()
+    again = ask(api, earner, 4000, HTTP_IDEMPOTENCY_KEY="payday")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert Payout.objects.count() == 1
+    assert wallet_for(user=earner).held == 4000
+
+
+def test_the_same_payout_key_for_another_amount_is_refused(earner):
+    request_payout(consultant=earner, amount=3000, idempotency_key="k")
+    with pytest.raises(ApiError) as refused:
+        request_payout(consultant=earner, amount=5000, idempotency_key="k")
+    assert refused.value.code == "idempotency_key_reused"
+    assert wallet_for(user=earner).held == 3000
 
 
 @pytest.mark.parametrize("amount", [0, -5, 10.5, 100.0, "100", True, None, 10**13, [100]])

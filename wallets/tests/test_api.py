@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from accounts.tests.factories import ClientFactory, ConsultantUserFactory
-from wallets import services
+from accounts.tests.factories import AdminFactory, ClientFactory, ConsultantUserFactory
+from wallets import payments, services
 from wallets.gateway import LocalGateway, payment_signature
 from wallets.models import EntryKind, Payment, Refund
 from wallets.tests.factories import fund, paid_payment, webhook_body, webhook_headers
@@ -415,6 +415,25 @@ def test_a_refund_retried_with_its_key_refunds_once(as_admin, client_user):
     assert first.json() == again.json()
     assert Refund.objects.count() == 1
     assert services.wallet_for(user=client_user).balance == 7000
+
+
+def test_two_admins_sending_the_same_key_make_two_refunds(api, client_user):
+    """An admin's key is theirs: another admin's "1" is another request, not a replay."""
+    payment = paid_payment(client_user, 10_000)
+    first_admin, second_admin = AdminFactory(), AdminFactory()
+    api.force_authenticate(first_admin)
+    first = refund(api, payment, 3000, HTTP_IDEMPOTENCY_KEY="1")
+    api.force_authenticate(second_admin)
+    second = refund(api, payment, 2000, HTTP_IDEMPOTENCY_KEY="1")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+    assert sorted(r.amount for r in Refund.objects.all()) == [2000, 3000]
+    assert services.wallet_for(user=client_user).balance == 5000
+    # ... and the service itself (a retry that lost the HTTP record) replays per admin only
+    again = payments.refund_payment(
+        payment_id=payment.id, amount=2000, created_by=second_admin, idempotency_key="1"
+    )
+    assert str(again.id) == second.json()["id"]
 
 
 @pytest.mark.parametrize(
