@@ -20,10 +20,10 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Embedded mode: the billing clock runs in this process (services mode: Celery beat + workers).
+# Embedded mode: the periodic jobs run in this process (services mode: Celery beat + workers).
 from django.conf import settings  # noqa: E402
 
 if settings.EMBEDDED_TICKER:
-    from consultations.ticker import start_ticker
+    from config.jobs import start_ticker
 
     start_ticker()

@@ -14,28 +14,8 @@ app.autodiscover_tasks()
 
 @app.on_after_configure.connect
 def _beat_schedule(sender, **kwargs):
-    """The beat schedule, in one place. Read from the settings once they are loaded: this
-    module is imported while the settings module is."""
-    from celery.schedules import crontab
-    from django.conf import settings
+    """The beat schedule is `config.jobs` (the one list, also run by the embedded ticker), read
+    once the settings are loaded: this module is imported while the settings module is."""
+    from config.jobs import beat_schedule
 
-    tick = float(settings.BILLING_TICK_SECONDS)
-    sender.conf.beat_schedule = {
-        # Bills every due consultation, expires stale requests, applies presence rules.
-        "bill-due-consultations": {
-            "task": "consultations.bill_due_consultations",
-            "schedule": tick,
-            # A tick not started within a period is dropped: the next one catches up.
-            "options": {"expires": tick},
-        },
-        # Credits captured payments whose webhook never came; retries unanswered refunds.
-        "reconcile-recent-payments": {
-            "task": "wallets.tasks.reconcile_recent_payments",
-            "schedule": 15 * 60.0,
-        },
-        # Idempotency records are kept 24 hours (CONTRACT.md: at least).
-        "purge-idempotency-keys": {
-            "task": "wallets.tasks.purge_idempotency_keys",
-            "schedule": crontab(minute=17, hour=3),
-        },
-    }
+    sender.conf.beat_schedule = beat_schedule()

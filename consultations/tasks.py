@@ -14,7 +14,7 @@ from consultations.presence import sweep_presence_safely
 
 
 @shared_task(
-    name="consultations.bill_due_consultations",
+    name="consultations.tasks.bill_due_consultations",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -25,3 +25,15 @@ def bill_due_consultations() -> dict:
     sweep_presence_safely()
     report = services.bill_due_consultations()
     return vars(report)
+
+
+@shared_task(
+    name="consultations.tasks.end_due_consultations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def end_due_consultations() -> int:
+    return services.end_due_consultations()
