@@ -15,7 +15,7 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 SESSIONS ?= 40000
 SOCKETS ?= 500
 
-.PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean
+.PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
 
 # Development defaults for the commands that start the platform; production sets DEBUG=0 and
 # a real SECRET_KEY in the environment, which win.
@@ -72,6 +72,15 @@ bench: $(STAMP)
 		$(BIN)/python manage.py bench_billing --sessions $(SESSIONS)
 	DATABASE_URL=$(BENCH_DATABASE_URL)_chat REDIS_URL=$(BENCH_REDIS_URL) \
 		$(BIN)/python bench/chat.py --sockets $(SOCKETS)
+
+# Every page at 1280 and 375 px under docs/screenshots/, from a scratch demo site (SQLite).
+SCREENSHOTS_DB ?= /tmp/consult-screenshots.sqlite3
+screenshots: $(STAMP)
+	rm -f $(SCREENSHOTS_DB)
+	env -u DATABASE_URL -u REDIS_URL DEBUG=1 SQLITE_PATH=$(SCREENSHOTS_DB) EMBEDDED_TICKER=0 sh -c '\
+		$(BIN)/python manage.py migrate --noinput -v0 && \
+		$(BIN)/python manage.py seed_demo >/dev/null && \
+		$(BIN)/python manage.py screenshots $(ARGS)'
 
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file schema.yml --validate

@@ -139,3 +139,31 @@ def _attach_errors(form, detail) -> None:
             target = None
         for problem in problems if isinstance(problems, list) else [problems]:
             form.add_error(target, str(problem))
+
+
+@role_required("consultant")
+@require_http_methods(["POST"])
+def availability(request: HttpRequest) -> HttpResponse:
+    """The dashboard's Online switch: the API's `set_availability`. Answers JSON to the
+    switch's script, or sends a plain form back to the dashboard."""
+    from django.http import JsonResponse
+
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    profile = services.profile_for(user=request.user)
+    try:
+        profile = services.set_availability(
+            profile=profile, is_online=request.POST.get("online") in ("on", "true", "1")
+        )
+    except ApiError as error:
+        detail = _("You can go online once an operator has verified your profile.")
+        if wants_json:
+            return JsonResponse({"code": error.code, "detail": detail}, status=error.status_code)
+        messages.error(request, detail)
+        return redirect("web:dashboard")
+    if wants_json:
+        return JsonResponse({"is_online": profile.is_online})
+    if profile.is_online:
+        messages.success(request, _("You are online: clients can ask for you now."))
+    else:
+        messages.info(request, _("You are offline: no new requests will ring."))
+    return redirect("web:dashboard")

@@ -134,3 +134,20 @@ def room(request: HttpRequest, consultation_id: uuid.UUID) -> HttpResponse:
             "is_client_side": user.id == consultation.client_id,
         },
     )
+
+
+@role_required("consultant")
+@require_http_methods(["GET"])
+def incoming(request: HttpRequest, consultation_id: uuid.UUID) -> HttpResponse:
+    """One ringing request as the dashboard shows it (an HTML fragment its script inserts when
+    the socket says `consultation_requested`): the client's name, the channel, the rate."""
+    from consultations.models import Status
+
+    consultation = (
+        Consultation.objects.select_related("client")
+        .filter(id=consultation_id, consultant__user=request.user, status=Status.PENDING)
+        .first()
+    )
+    if consultation is None:
+        raise Http404
+    return render(request, "web/_incoming.html", {"c": consultation})

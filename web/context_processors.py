@@ -11,7 +11,11 @@ def site(request) -> dict:
     def nav_balance() -> int | None:
         from wallets.services import wallet_for
 
-        return wallet_for(user=user).balance if is_client else None
+        if not is_client:
+            return None
+        # A page that read the wallet already (request.wallet) shows the same figure.
+        account = getattr(request, "wallet", None) or wallet_for(user=user)
+        return account.balance
 
     return {
         "payment_gateway": settings.PAYMENT_GATEWAY,

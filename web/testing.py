@@ -14,20 +14,18 @@ Fixtures
 * `sign_in(page, user)`: signs `page`'s context in as `user` with a real Django session cookie
   (no login form: fast); `new_page(user=None, **context_args)` opens another person's page
   (a consultant beside a client) in a context of its own.
-* `outside_browser_loop()`: a context manager for calling services that announce over the
-  channel layer (`async_to_sync`) from a browser test; see below.
 
-Playwright's sync API leaves its event loop marked as running in the test's thread between
-calls. So in a browser test Django's ORM needs `DJANGO_ALLOW_ASYNC_UNSAFE` (set here for
-browser tests only) and `async_to_sync` refuses to run (hence `outside_browser_loop`); and
-after a browser test the mark is cleared, so the non-browser tests that run next on the same
-worker see no loop at all.
+Playwright's sync API runs its event loop in the test's own thread (in a greenlet) and leaves
+that loop marked as running between calls; Django's ORM and asgiref's `async_to_sync` (every
+service that announces over the channel layer) then refuse to run in the test. Here the mark
+is set only while a Playwright call is under way (`_mark_loop_only_during_calls`), so test code,
+fixtures and factories run as in any other test, and so do the non-browser tests that follow on
+the same worker. `DJANGO_ALLOW_ASYNC_UNSAFE` is still set for browser tests, as a safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import threading
 import time
@@ -66,43 +64,54 @@ def browser_context_args() -> dict:
     }
 
 
-# --- The event loop Playwright leaves marked as running -------------------------------------
+# --- Playwright's event loop, marked as running only during its calls ------------------------
 
 
-def _playwright_loop(request) -> asyncio.AbstractEventLoop:
-    return request.getfixturevalue("playwright")._loop
+def _mark_loop_only_during_calls() -> None:
+    """Wraps playwright's (1.65) private `wait_for_future`, through which every sync call waits:
+    the loop is marked running for the call and the thread's previous mark is put back after
+    (none in test code; the loop itself inside Playwright's own event handlers)."""
+    from playwright._impl import _sync_base
+
+    original = _sync_base.wait_for_future
+    if getattr(original, "marks_only_during_calls", False):
+        return
+
+    def wait_for_future(loop, dispatcher_fiber, future):
+        previous = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(loop)
+        try:
+            return original(loop, dispatcher_fiber, future)
+        finally:
+            asyncio.events._set_running_loop(previous)
+
+    wait_for_future.marks_only_during_calls = True  # type: ignore[attr-defined]
+    _sync_base.wait_for_future = wait_for_future
+
+
+def start_playwright():
+    """`sync_playwright().start()`, leaving no loop marked in this thread afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    _mark_loop_only_during_calls()
+    started = sync_playwright().start()
+    asyncio.events._set_running_loop(None)
+    return started
 
 
 @pytest.fixture(scope="session")
-def _browser_loop_at_session_end(request, browser):
-    """Set up after the browser, so torn down before it: closes it with its loop marked."""
-    yield
-    asyncio.events._set_running_loop(_playwright_loop(request))
+def playwright():
+    """pytest-playwright's fixture, started as `start_playwright` does."""
+    started = start_playwright()
+    yield started
+    started.stop()
 
 
 @pytest.fixture(autouse=True)
-def _browser_loop_only_in_browser_tests(request, monkeypatch):
+def _browser_test_environment(request, monkeypatch):
     if PLAYWRIGHT_FIXTURES & set(request.fixturenames):
-        request.getfixturevalue("_browser_loop_at_session_end")
-        asyncio.events._set_running_loop(_playwright_loop(request))
         monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-    else:
-        asyncio.events._set_running_loop(None)
-        yield
-    asyncio.events._set_running_loop(None)
-
-
-@contextlib.contextmanager
-def outside_browser_loop():
-    """Runs a block as if no event loop were running in this thread (Playwright's is only
-    marked, not running): a service that announces after commit can call `async_to_sync`."""
-    loop = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio.events._set_running_loop(loop)
+    yield
 
 
 # --- The server --------------------------------------------------------------------------------
@@ -202,13 +211,19 @@ def sign_in(live_site):
 
 
 @pytest.fixture
-def new_page(new_context, live_site, sign_in):
-    """Another person's page: `new_page(user)` (signed in) or `new_page()` (a visitor)."""
+def new_page(browser, browser_context_args, live_site, sign_in):
+    """Another person's page: `new_page(user)` (signed in) or `new_page()` (a visitor), in a
+    context of its own; `new_page(user, viewport={...})` overrides the context's defaults."""
+    contexts = []
 
     def open_page(user=None, **context_args):
-        page = new_context(**context_args).new_page()
+        context = browser.new_context(**{**browser_context_args, **context_args})
+        contexts.append(context)
+        page = context.new_page()
         if user is not None:
             sign_in(page, user)
         return page
 
-    return open_page
+    yield open_page
+    for context in contexts:
+        context.close()

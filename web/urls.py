@@ -10,6 +10,8 @@ from django.urls import path
 from accounts import views as accounts
 from consultants import views as consultants
 from consultations import views as consultations
+from earnings import views as earnings
+from wallets import views as wallets
 from web import views
 
 app_name = "web"
@@ -25,18 +27,22 @@ urlpatterns = [
     path("consultants/", consultants.discovery, name="consultants"),
     path("consultants/<uuid:consultant_id>/", views.consultant_profile, name="consultant"),
     # Consultations
-    path("consultations/", views.not_built, name="consultations"),
+    path("consultations/", views.consultations, name="consultations"),
     path("consultations/start/", consultations.start, name="consultation-start"),
     path("consultations/<uuid:consultation_id>/", consultations.room, name="room"),
+    path("dashboard/requests/<uuid:consultation_id>/", consultations.incoming, name="incoming"),
     path(
         "consultations/<uuid:consultation_id>/<str:decision>/",
         consultations.answer,
         name="consultation-answer",
     ),
     # Wallet
-    path("wallet/", views.not_built, name="wallet"),
+    path("wallet/", wallets.wallet, name="wallet"),
+    path("wallet/verify/", wallets.verify, name="wallet-verify"),
+    path("wallet/checkout/<uuid:payment_id>/", wallets.checkout, name="checkout"),
     # Consultants' own pages
-    path("dashboard/", views.not_built, name="dashboard"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/availability/", consultants.availability, name="availability"),
     path("dashboard/profile/", consultants.edit_profile, name="dashboard-profile"),
-    path("earnings/", views.not_built, name="earnings"),
+    path("earnings/", earnings.earnings, name="earnings"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -17,6 +18,7 @@ from consultants import selectors as consultant_selectors
 from consultants.models import Category, Channel
 from reviews.models import Review
 from wallets.services import wallet_for
+from web.decorators import role_required
 
 HOME_ONLINE = 6
 PROFILE_REVIEWS = 10
@@ -84,5 +86,90 @@ def consultant_profile(request: HttpRequest, consultant_id: uuid.UUID) -> HttpRe
     )
 
 
-def not_built(request: HttpRequest) -> HttpResponse:
-    raise Http404
+# --- Consultations ------------------------------------------------------------------------------
+
+CONSULTATIONS_PAGE = 25
+
+
+def _own_consultations(user):
+    from django.db.models import Q
+
+    from consultations.models import Consultation
+
+    return Consultation.objects.filter(Q(client=user) | Q(consultant__user=user)).select_related(
+        "client", "consultant__user"
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def consultations(request: HttpRequest) -> HttpResponse:
+    """Own consultations (as client or as consultant), newest first, each with its amount;
+    `?before=<id>` pages back. (Bookings, issue 13, join this list.)"""
+    from django.db.models import Q
+
+    rows = _own_consultations(request.user)
+    before = request.GET.get("before")
+    if before:
+        anchor = rows.filter(id=_uuid_or_none(before)).values("requested_at", "id").first()
+        if anchor is not None:
+            rows = rows.filter(
+                Q(requested_at__lt=anchor["requested_at"])
+                | Q(requested_at=anchor["requested_at"], id__lt=anchor["id"])
+            )
+    page = list(rows.order_by("-requested_at", "-id")[: CONSULTATIONS_PAGE + 1])
+    older = str(page[CONSULTATIONS_PAGE - 1].id) if len(page) > CONSULTATIONS_PAGE else None
+    return render(
+        request,
+        "web/consultations.html",
+        {"consultations": page[:CONSULTATIONS_PAGE], "older": older},
+    )
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+# --- The consultant's dashboard -----------------------------------------------------------------
+
+
+@role_required("consultant")
+@require_http_methods(["GET"])
+def dashboard(request: HttpRequest) -> HttpResponse:
+    from consultants.services import profile_for
+    from consultations.models import Status
+    from earnings.selectors import earnings_summary
+
+    profile = profile_for(user=request.user)
+    ringing = list(
+        _own_consultations(request.user)
+        .filter(consultant=profile, status=Status.PENDING)
+        .order_by("requested_at")
+    )
+    active = (
+        _own_consultations(request.user).filter(consultant=profile, status=Status.ACTIVE).first()
+    )
+    recent = list(
+        _own_consultations(request.user)
+        .filter(consultant=profile)
+        .exclude(status__in=[Status.PENDING, Status.ACTIVE])
+        .order_by("-requested_at", "-id")[:5]
+    )
+    account = wallet_for(user=request.user)
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "profile": profile,
+            "ringing": ringing,
+            "active": active,
+            "recent": recent,
+            "summary": earnings_summary(consultant_user=request.user),
+            "wallet": account,
+            "ring_seconds": settings.RING_TIMEOUT_SECONDS,
+            "complete": bool(profile.category_id and profile.rates and profile.bio),
+        },
+    )

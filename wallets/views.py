@@ -1,0 +1,211 @@
+"""The wallet (`/wallet/`) and the offline gateway's checkout (`/wallet/checkout/<id>/`).
+
+A recharge is the API's: `create_recharge` opens the gateway order, and the payment is
+credited only through `verify_recharge` with the gateway's signature, whether it comes from
+Razorpay Checkout (razorpay mode) or from the local checkout page playing the gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.errors import ApiError
+from wallets import payments
+from wallets.forms import PRESETS, RechargeForm, TransactionFilterForm
+from wallets.gateway import LocalGateway
+from wallets.models import LedgerEntry, Payment, PaymentStatus
+from wallets.services import wallet_for
+from web.decorators import role_required
+from web.forms import safe_next
+
+PAGE_SIZE = 25
+
+
+def _local_day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def transactions(request: HttpRequest, wallet, form: TransactionFilterForm):
+    """One page of the wallet's entries, newest first, filtered; keyset on (time, id) with the
+    last entry's public id as the cursor (`?before=`)."""
+    entries = LedgerEntry.objects.filter(account=wallet).select_related("transaction")
+    if form.is_valid():
+        if form.cleaned_data["kind"]:
+            entries = entries.filter(kind=form.cleaned_data["kind"])
+        if form.cleaned_data["since"]:
+            entries = entries.filter(created_at__gte=_local_day_start(form.cleaned_data["since"]))
+        if form.cleaned_data["until"]:
+            end = _local_day_start(form.cleaned_data["until"] + timedelta(days=1))
+            entries = entries.filter(created_at__lt=end)
+    before = request.GET.get("before")
+    if before:
+        try:
+            anchor = (
+                LedgerEntry.objects.filter(account=wallet, public_id=uuid.UUID(before))
+                .values("created_at", "id")
+                .first()
+            )
+        except ValueError:
+            anchor = None
+        if anchor is not None:
+            entries = entries.filter(
+                Q(created_at__lt=anchor["created_at"])
+                | Q(created_at=anchor["created_at"], id__lt=anchor["id"])
+            )
+    rows = list(entries.order_by("-created_at", "-id")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return rows, (str(rows[-1].public_id) if more else None)
+
+
+@role_required("client")
+@require_http_methods(["GET", "POST"])
+def wallet(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = RechargeForm(request.POST or None, initial=_initial_amount(request))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                payment = payments.create_recharge(user=user, amount=form.paise())
+            except ApiError as error:
+                form.add_error(None, str(error.detail))
+                status = error.status_code
+            else:
+                return _to_checkout(request, payment)
+    account = wallet_for(user=user)
+    request.wallet = account  # the header shows the same figures (web.context_processors)
+    filters = TransactionFilterForm(request.GET or None)
+    rows, older = transactions(request, account, filters)
+    return render(
+        request,
+        "wallets/wallet.html",
+        {
+            "wallet": account,
+            "form": form,
+            "filters": filters,
+            "entries": rows,
+            "older": older,
+            "presets": PRESETS,
+            "need": _need(request, account),
+            "next": safe_next(request, ""),
+            "razorpay": request.session.pop("razorpay_order", None)
+            if request.method == "GET"
+            else None,
+        },
+        status=status,
+    )
+
+
+def _initial_amount(request: HttpRequest) -> dict:
+    need = request.GET.get("need", "")
+    if need.isdigit() and 0 < int(need) <= payments.MAX_RECHARGE:
+        rupees = max(int(need), payments.MIN_RECHARGE) / 100
+        return {"amount": f"{rupees:.2f}"}
+    return {}
+
+
+def _need(request: HttpRequest, account) -> int | None:
+    """Paise the client still has to add for what they came to do (`?need=` total)."""
+    need = request.GET.get("need", "")
+    if not need.isdigit():
+        return None
+    missing = int(need) - account.available
+    return missing if missing > 0 else None
+
+
+def _to_checkout(request: HttpRequest, payment: Payment) -> HttpResponse:
+    next_url = safe_next(request, "")
+    if settings.PAYMENT_GATEWAY == "local":
+        url = reverse("web:checkout", args=[payment.id])
+        return redirect(f"{url}?next={next_url}" if next_url else url)
+    # Razorpay: the wallet page opens Checkout once for this order (static/js/recharge.js).
+    request.session["razorpay_order"] = {
+        "key": settings.RAZORPAY_KEY_ID,
+        "order_id": payment.gateway_order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "next": next_url,
+    }
+    return redirect("web:wallet")
+
+
+def _credited(request: HttpRequest, payment: Payment) -> HttpResponse:
+    messages.success(
+        request,
+        _("%(amount)s added to your wallet.") % {"amount": _rupees(payment.amount)},
+    )
+    return redirect(safe_next(request, reverse("web:wallet")))
+
+
+def _rupees(paise: int) -> str:
+    from web.templatetags.site import format_rupees
+
+    return format_rupees(paise)
+
+
+@role_required("client")
+@require_POST
+def verify(request: HttpRequest) -> HttpResponse:
+    """Razorpay Checkout's handler posts here: the same verify service as the API."""
+    request.session.pop("razorpay_order", None)
+    try:
+        payment, _entry = payments.verify_recharge(
+            user=request.user,
+            razorpay_order_id=request.POST.get("razorpay_order_id", "")[:64],
+            razorpay_payment_id=request.POST.get("razorpay_payment_id", "")[:64],
+            razorpay_signature=request.POST.get("razorpay_signature", "")[:128],
+        )
+    except ApiError:
+        messages.error(
+            request,
+            _(
+                "We could not confirm this payment. If money left your account, it will be "
+                "credited within minutes or refunded by the gateway."
+            ),
+        )
+        return redirect("web:wallet")
+    return _credited(request, payment)
+
+
+@role_required("client")
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """The offline gateway's checkout (PAYMENT_GATEWAY=local only): "Pay" does what Razorpay
+    Checkout does, a captured payment and its signature, then the same verify service."""
+    if settings.PAYMENT_GATEWAY != "local":
+        raise Http404
+    payment = Payment.objects.filter(id=payment_id, user=request.user).first()
+    if payment is None:
+        raise Http404
+    if payment.status != PaymentStatus.CREATED:
+        messages.info(request, _("This payment is already complete."))
+        return redirect("web:wallet")
+    if request.method == "POST":
+        gateway_payment_id, signature = LocalGateway.pay(payment.gateway_order_id)
+        try:
+            payment, _entry = payments.verify_recharge(
+                user=request.user,
+                razorpay_order_id=payment.gateway_order_id,
+                razorpay_payment_id=gateway_payment_id,
+                razorpay_signature=signature,
+            )
+        except ApiError as error:
+            messages.error(request, str(error.detail))
+            return redirect("web:wallet")
+        return _credited(request, payment)
+    return render(
+        request, "wallets/checkout.html", {"payment": payment, "next": safe_next(request, "")}
+    )
