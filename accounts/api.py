@@ -17,6 +17,7 @@ from accounts import services
 from accounts.models import Role, User
 from accounts.throttling import AuthRateThrottle
 from accounts.tokens import TokenPair, issue_tokens
+from config.clientip import client_ip
 from config.fields import StrictCharField, StrictEmailField
 from config.schema import error_responses
 
@@ -45,9 +46,8 @@ class PhoneField(StrictCharField):
 
 
 def otp_field(**kwargs) -> StrictCharField:
-    return StrictCharField(
-        max_length=16, help_text="The 6-digit code of the authenticator app.", **kwargs
-    )
+    kwargs.setdefault("help_text", "The 6-digit code of the authenticator app.")
+    return StrictCharField(max_length=16, **kwargs)
 
 
 # --- Serializers --------------------------------------------------------------------------------
@@ -98,6 +98,15 @@ class RefreshSerializer(serializers.Serializer):
 
 class OtpSerializer(serializers.Serializer):
     otp = otp_field()
+
+
+class MfaSetupSerializer(serializers.Serializer):
+    otp = otp_field(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The current 6-digit code: needed only while MFA is on (a new authenticator).",
+    )
 
 
 class AuthResponseSerializer(serializers.Serializer):
@@ -184,7 +193,7 @@ class LoginView(PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.login(**serializer.validated_data)
+        user, tokens = services.login(**serializer.validated_data, client_ip=client_ip(request))
         return Response(_auth_body(user, tokens))
 
 
@@ -246,15 +255,29 @@ class MfaSetupView(APIView):
     @extend_schema(
         operation_id="auth_mfa_setup",
         tags=["auth"],
-        request=None,
+        request=MfaSetupSerializer,
         responses={
             200: MfaSetupResponseSerializer,
-            **error_responses({**_AUTH_ERRORS, 409: "mfa_already_enabled"}),
+            **error_responses(
+                {400: ["invalid", "invalid_otp"], **_AUTH_ERRORS, 423: "account_locked"}
+            ),
         },
-        description="Stores a new TOTP secret; MFA is on only after `mfa/enable`.",
+        description=(
+            "Makes a new TOTP secret. MFA off: it is turned on by `mfa/enable`. MFA on (a new "
+            "authenticator): the body must carry the current `otp` (400 `invalid_otp` without "
+            "it or when wrong; wrong codes count toward the login lockout, 423 "
+            "`account_locked`); the new secret replaces the current one when `mfa/enable` gets "
+            "a code of it, and until then the current authenticator keeps working."
+        ),
     )
     def post(self, request: Request) -> Response:
-        secret, url = services.setup_mfa(user=request.user)
+        serializer = MfaSetupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        secret, url = services.setup_mfa(
+            user=request.user,
+            otp=serializer.validated_data.get("otp"),
+            client_ip=client_ip(request),
+        )
         return Response({"secret": secret, "otpauth_url": url})
 
 
@@ -270,14 +293,22 @@ class MfaEnableView(APIView):
                     400: ["invalid", "invalid_otp"],
                     **_AUTH_ERRORS,
                     409: ["mfa_already_enabled", "mfa_not_set_up"],
+                    423: "account_locked",
                 }
             ),
         },
+        description=(
+            "Turns MFA on with a code of the secret from `mfa/setup`, or, after a second "
+            "`mfa/setup` while MFA is on, moves it to the new secret. Wrong codes count toward "
+            "the login lockout."
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = OtpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.enable_mfa(user=request.user, **serializer.validated_data)
+        user = services.enable_mfa(
+            user=request.user, **serializer.validated_data, client_ip=client_ip(request)
+        )
         return Response(UserSerializer(user).data)
 
 
@@ -289,12 +320,20 @@ class MfaDisableView(APIView):
         responses={
             200: UserSerializer,
             **error_responses(
-                {400: ["invalid", "invalid_otp"], **_AUTH_ERRORS, 409: "mfa_not_enabled"}
+                {
+                    400: ["invalid", "invalid_otp"],
+                    **_AUTH_ERRORS,
+                    409: "mfa_not_enabled",
+                    423: "account_locked",
+                }
             ),
         },
+        description="Needs the current code; wrong codes count toward the login lockout.",
     )
     def post(self, request: Request) -> Response:
         serializer = OtpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.disable_mfa(user=request.user, **serializer.validated_data)
+        user = services.disable_mfa(
+            user=request.user, **serializer.validated_data, client_ip=client_ip(request)
+        )
         return Response(UserSerializer(user).data)

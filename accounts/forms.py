@@ -1,13 +1,19 @@
-"""The account pages' forms: they validate what a person typed; the services decide."""
+"""The account pages' forms, and the Django admin's sign-in form: they validate what a person
+typed; the services decide."""
 
 import re
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts import services
 from accounts.models import Role, User
+from accounts.throttling import auth_attempt_wait
+from config.clientip import client_ip
+from config.errors import ApiError
 
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
@@ -100,3 +106,55 @@ class AccountForm(forms.Form):
 
     def clean_phone(self) -> str:
         return clean_phone(self.cleaned_data.get("phone", ""))
+
+
+# --- The Django admin's sign-in -----------------------------------------------------------------
+# The same lockout and MFA as the API (`accounts.services.authenticate`), and the same
+# per-address budget as the API's sign-in routes (THROTTLE_RATE_AUTH).
+
+ADMIN_MESSAGES = {
+    "mfa_required": "This account needs the one-time code of its authenticator app.",
+    "invalid_otp": "The one-time code is wrong.",
+}
+
+
+class StaffLoginForm(AdminAuthenticationForm):
+    otp = forms.CharField(
+        label="One-time code",
+        required=False,
+        max_length=16,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="From your authenticator app, if your account has MFA on.",
+    )
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not email or not password:
+            return self.cleaned_data
+        if self.request is not None:
+            wait = auth_attempt_wait(self.request)
+            if wait is not None:
+                raise ValidationError(
+                    f"Too many sign-in attempts from your address. Try again in {int(wait) + 1} "
+                    "seconds.",
+                    code="throttled",
+                )
+        try:
+            user = services.authenticate(
+                email=email,
+                password=password,
+                otp=self.cleaned_data.get("otp") or None,
+                client_ip=client_ip(self.request) if self.request is not None else None,
+            )
+        except ApiError as error:
+            if error.code == "invalid_credentials":
+                raise self.get_invalid_login_error() from None
+            message = ADMIN_MESSAGES.get(error.code, str(error.detail))
+            raise ValidationError(message, code=error.code) from None
+        self.confirm_login_allowed(user)
+        # What Django's login() records in the session (the one backend there is).
+        user.backend = "accounts.backends.AccountBackend"
+        self.user_cache = user
+        return self.cleaned_data

@@ -1,5 +1,11 @@
-"""Users: email is the login, `role` decides what a user may do, ids are UUIDs."""
+"""Users: email is the login, `role` decides what a user may do, ids are UUIDs.
 
+Emails are stored normalised (`normalize_email`: NFKC, case-folded, trimmed) and every lookup
+normalises the same way, so look-alike spellings (`ſ` for `s`, full-width letters) find one
+account or none, never a second one.
+"""
+
+import unicodedata
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -7,6 +13,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 
 class Role(models.TextChoices):
@@ -15,13 +22,20 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def normalize_email(value: str) -> str:
+    """The one form of an email address used to store, look up and count logins: Unicode NFKC,
+    then case-folded (`ß` -> `ss`, `ſ` -> `s`), NFKC again (folding can undo it), trimmed."""
+    folded = unicodedata.normalize("NFKC", value).strip().casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **fields):
         if not email:
             raise ValueError("An email is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -37,7 +51,7 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **fields)
 
     def get_by_natural_key(self, username: str):
-        return self.get(email__iexact=username)
+        return self.get(email=normalize_email(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -47,6 +61,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     phone = models.CharField(max_length=20, blank=True, default="")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLIENT)
     mfa_secret = models.CharField(max_length=64, blank=True, default="")
+    # A new secret asked for while MFA is on (re-setup): it replaces `mfa_secret` only once a
+    # code of it is given (`mfa/enable`), so an abandoned re-setup never locks the user out.
+    mfa_pending_secret = models.CharField(max_length=64, blank=True, default="")
     mfa_enabled = models.BooleanField(default=False)
     # The TOTP time step of the last one-time code accepted: a code is good once (RFC 6238 5.2).
     mfa_last_counter = models.BigIntegerField(null=True, blank=True)
@@ -71,6 +88,30 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._loaded_is_active = user.__dict__.get("is_active")
+        return user
+
+    def save(self, *args, **kwargs) -> None:
+        """Saving a new password (`set_password`; not the hash upgrade at a login, which Django
+        does not mark as one) or a deactivation of a user read from the database ends every
+        session of theirs: refresh tokens revoked, sockets closed
+        (`accounts.services.end_sessions`), whoever saves it: the admin, `changepassword`, a
+        page's password form. (A user still being made, as factories do, has none to end.)"""
+        loaded = hasattr(self, "_loaded_is_active")
+        ending = loaded and (
+            self._password is not None or (self._loaded_is_active and not self.is_active)
+        )
+        super().save(*args, **kwargs)
+        if loaded:
+            self._loaded_is_active = self.is_active
+        if ending:
+            from accounts.services import end_sessions
+
+            end_sessions(user=self)
+
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
@@ -82,3 +123,23 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_client(self) -> bool:
         return self.role == Role.CLIENT
+
+
+class RefreshTokenLineage(models.Model):
+    """Which sign-in a refresh token descends from (one row per refresh token issued).
+
+    Every token rotated from one login shares its `family`. Rotation uses a token once, so a
+    family is a chain: presenting a used token again (a thief's copy, or the owner's after a
+    thief used it) kills every live token of the family (`accounts.services.refresh_tokens`).
+    `signed_in_at` is when the family's login happened: no rotation carries a session past
+    `JWT_SESSION_MAX_DAYS` after it.
+    """
+
+    token = models.OneToOneField(
+        OutstandingToken, on_delete=models.CASCADE, primary_key=True, related_name="lineage"
+    )
+    family = models.UUIDField(db_index=True)
+    signed_in_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.family} (since {self.signed_in_at:%Y-%m-%d %H:%M})"

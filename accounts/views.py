@@ -26,12 +26,14 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import AccountForm, CodeForm, LoginForm, MfaCodeForm, SignupForm
-from accounts.models import User
+from accounts.models import User, normalize_email
 from accounts.throttling import AuthRateThrottle
+from config.clientip import client_ip
 from config.errors import ApiError
 from web.forms import safe_next
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+# The one backend (settings.AUTHENTICATION_BACKENDS): its sign-in is services.authenticate.
+BACKEND = "accounts.backends.AccountBackend"
 # The code step of a login must follow its password step within this many seconds.
 MFA_STEP_SECONDS = 300
 MFA_SESSION_KEY = "mfa_login"
@@ -133,7 +135,9 @@ def login(request: HttpRequest) -> HttpResponse:
                 email = form.cleaned_data["email"]
                 try:
                     user = services.authenticate(
-                        email=email, password=form.cleaned_data["password"]
+                        email=email,
+                        password=form.cleaned_data["password"],
+                        client_ip=client_ip(request),
                     )
                 except ApiError as error:
                     if error.code == "mfa_required":
@@ -153,7 +157,9 @@ def login(request: HttpRequest) -> HttpResponse:
 def _start_code_step(request: HttpRequest, email: str) -> HttpResponse:
     """The password was right and MFA is on: remember who, for a few minutes, and ask for the
     code. Nothing of the password is kept."""
-    user = User.objects.filter(email__iexact=email.strip()).only("id").first()
+    # The same normal form as authenticate's lookup (a case-insensitive match could pick
+    # another account whose address differs only by a look-alike letter).
+    user = User.objects.filter(email=normalize_email(email)).only("id").first()
     if user is None:  # deleted between the two queries
         return redirect("web:login")
     request.session[MFA_SESSION_KEY] = {"user_id": str(user.id), "at": time.time()}
@@ -175,7 +181,9 @@ def _code_step(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             user = services.authenticate_second_factor(
-                user_id=pending["user_id"], otp=form.cleaned_data["code"]
+                user_id=pending["user_id"],
+                otp=form.cleaned_data["code"],
+                client_ip=client_ip(request),
             )
         except ApiError as error:
             if error.code in ("account_locked", "invalid_credentials"):

@@ -35,6 +35,22 @@ def send_now(group: str, event: dict) -> None:
         logger.exception("could not send %s to %s", event.get("type"), group)
 
 
+def close_user_sockets(user_id: Any) -> None:
+    """Once the current transaction commits, every socket of the user closes with 4401: their
+    sign-in is over (a new password, a deactivation). The consumer's `sockets_close` handler."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": "sockets.close"})
+        except Exception:  # noqa: BLE001 - logged; the sockets' next token check ends them
+            logger.exception("could not close the sockets of user %s", user_id)
+
+    transaction.on_commit(send)
+
+
 def announce(group: str, event: dict) -> None:
     """Sends `event` to `group` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(group, event))

@@ -195,6 +195,8 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Sign-in through accounts.services (lockout, MFA) for every caller of authenticate().
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -208,12 +210,16 @@ AUTH_PASSWORD_VALIDATORS = [
 
 JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 15, minimum=1)
 JWT_REFRESH_DAYS = env_int("JWT_REFRESH_DAYS", 7, minimum=1)
+# A sign-in's absolute lifetime: rotating refresh tokens never carries a session past it.
+JWT_SESSION_MAX_DAYS = env_int("JWT_SESSION_MAX_DAYS", 30, minimum=1)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a digest of the password hash: a new password ends the old access tokens.
+    "CHECK_REVOKE_TOKEN": True,
     # Recommended in production: tokens then survive a SECRET_KEY rotation and vice versa.
     "SIGNING_KEY": deploy.signing_key(
         "JWT_SIGNING_KEY", debug=DEBUG, refusals=_refusals, required=False

@@ -190,3 +190,62 @@ class TestLoginWithMfa:
             assert login(api, "meera@example.com", otp="000000").status_code == 401
         response = login(api, "meera@example.com", otp=mfa_user.totp.now())
         assert response.status_code == 423
+
+
+class TestLookAlikeEmails:
+    """Emails are normalised once (NFKC, case-folded, trimmed) for the lookup and the lockout's
+    key, and the lockout counts per user: a spelling never buys a fresh counter."""
+
+    def test_look_alike_spellings_share_the_accounts_counter(self, api, client_user):
+        fail_times(api, "ASHA@EXAMPLE.COM ", 2)
+        fail_times(api, "a\u017fha@example.com", 2)  # ſ, the long s
+        fail_times(api, "\uff41\uff53\uff48\uff41@example.com", 1)  # full-width letters
+        response = login(api, "asha@example.com")
+        assert response.status_code == 423
+
+    @pytest.mark.parametrize(
+        "spelling",
+        ["a\u017fha@example.com", "\uff41\uff53\uff48\uff41@example.com", "\tAsha@Example.com "],
+    )
+    def test_a_compatible_spelling_signs_in_to_the_one_account(self, api, client_user, spelling):
+        response = login(api, spelling)
+        assert response.status_code == 200
+        assert response.json()["user"]["id"] == str(client_user.id)
+
+    def test_a_dotless_i_is_another_address_and_never_reaches_the_account(self, api):
+        # PostgreSQL's case-insensitive match takes "ı" for "i": looked up that way, this
+        # spelling reached the account with a counter of its own, five more guesses each time.
+        from accounts.tests.factories import ClientFactory
+
+        ClientFactory(email="mira@example.com")
+        fail_times(api, "mira@example.com", 5)
+        response = login(api, "m\u0131ra@example.com")
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_credentials"
+        assert login(api, "mira@example.com").status_code == 423
+
+
+def test_the_stored_email_is_the_normal_form(api):
+    from accounts.models import User
+
+    body = {
+        "email": "  Ri\u017fa@Example.COM",
+        "password": "a long enough passphrase",
+        "name": "Risa",
+        "role": "client",
+    }
+    response = api.post("/api/v1/auth/register", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert User.objects.get().email == "risa@example.com"
+
+
+def test_registering_a_look_alike_of_a_taken_email_is_refused(api, client_user):
+    body = {
+        "email": "a\u017fha@example.com",
+        "password": "a long enough passphrase",
+        "name": "Impostor",
+        "role": "client",
+    }
+    response = api.post("/api/v1/auth/register", body, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "email_taken"

@@ -17,7 +17,7 @@ ORIGIN = (b"origin", b"https://consult.example.com")
 
 def session_cookie_of(user) -> bytes:
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="accounts.backends.AccountBackend")
     value = client.cookies[settings.SESSION_COOKIE_NAME].value
     return f"theme=dark; {settings.SESSION_COOKIE_NAME}={value}".encode()
 
