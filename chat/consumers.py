@@ -3,7 +3,10 @@
 Each text frame is rate-limited, parsed and checked by `chat.frames` (size, JSON, type,
 fields), then handed to one handler, which checks membership and state through a service and
 answers. Whatever goes wrong with a frame is answered with an `error` frame carrying the frame's
-`ref`; the socket stays open. Only authentication closes it (4401).
+`ref`; the socket stays open. Only authentication closes it (4401): a bad token, none in time,
+the access token's expiry (a socket lives no longer than its token, unless the client sends a
+fresh one in an `authenticate` frame before), or the end of the user's sessions (a new
+password, a deactivation: `sockets.close` on the user's group).
 
 Groups: every authenticated socket is in `user.<id>` (lifecycle, billing and presence frames);
 `join_session` adds it to `consultation.<id>` (messages, statuses, typing, calls). Frames meant
@@ -35,7 +38,7 @@ from django.db import close_old_connections
 
 from chat import frames, selectors, services
 from chat.frames import Frame, FrameError, TokenBucket, error_frame
-from chat.middleware import user_for_token
+from chat.middleware import authenticate_token
 from config.errors import ApiError
 from config.events import consultation_group, user_group
 
@@ -102,6 +105,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.sessions: dict[str, selectors.Session] = {}  # membership known (participants fixed)
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, time.monotonic)
         self.tasks: list[asyncio.Task] = []
+        self.token_expires_at: float | None = None
         user = self.scope.get("user")
         if self.scope.get("token_rejected"):
             await self.accept()  # then closed: a refused handshake reaches clients as a bare 403
@@ -109,7 +113,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         elif user is not None and user.is_authenticated:
             # In its groups and counted present before the client sees the socket open, so no
             # event sent right after the handshake is missed.
-            await self.signed_in(user)
+            await self.signed_in(user, self.scope.get("token_expires_at"))
             await self.accept()
         else:
             await self.accept()
@@ -128,16 +132,29 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - the socket expires from the store by itself
             logger.exception("presence: could not record socket %s closing", self.socket_id)
 
-    async def signed_in(self, user) -> None:
+    async def signed_in(self, user, token_expires_at: float | None) -> None:
         self.user = user
         await self.channel_layer.group_add(user_group(user.id), self.channel_name)
         await in_thread(services.socket_connected)(user_id=user.id, socket_id=self.socket_id)
         self.tasks.append(asyncio.create_task(self.heartbeat()))
+        if token_expires_at is not None:  # (a socket signed in otherwise has no token to expire)
+            self.token_expires_at = token_expires_at
+            self.tasks.append(asyncio.create_task(self.token_deadline()))
 
     async def authentication_deadline(self) -> None:
         await asyncio.sleep(settings.WS_AUTH_TIMEOUT_SECONDS)
         if self.user is None:
             await self.close(code=UNAUTHENTICATED)
+
+    async def token_deadline(self) -> None:
+        """Closes the socket (4401) when its access token expires; a fresh token from an
+        `authenticate` frame moves the deadline."""
+        while self.token_expires_at is not None:
+            remaining = self.token_expires_at - time.time()
+            if remaining <= 0:
+                await self.close(code=UNAUTHENTICATED)
+                return
+            await asyncio.sleep(remaining)
 
     async def heartbeat(self) -> None:
         period = settings.WS_PRESENCE_TTL_SECONDS / 3
@@ -182,16 +199,24 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong"})
 
     async def on_authenticate(self, frame: Frame) -> None:
-        if self.user is not None:
-            await self.send_frame(
-                error_frame("already_authenticated", "This socket is signed in.", frame.ref)
-            )
-            return
-        user = await in_thread(user_for_token)(frame.fields["token"])
-        if user is None:
+        """Signs the socket in, or (signed in already) takes a fresh token of the same user, so
+        the socket outlives the first one. A token that is not valid closes it (4401)."""
+        found = await in_thread(authenticate_token)(frame.fields["token"])
+        if found is None:
             await self.close(code=UNAUTHENTICATED)
             return
-        await self.signed_in(user)
+        user, expires_at = found
+        if self.user is None:
+            await self.signed_in(user, expires_at)
+        elif user.id != self.user.id:
+            await self.send_frame(
+                error_frame(
+                    "already_authenticated", "This socket is signed in as someone else.", frame.ref
+                )
+            )
+            return
+        elif self.token_expires_at is not None:
+            self.token_expires_at = max(self.token_expires_at, expires_at)
         await self.send_frame({"type": "authenticated", "user_id": str(user.id)})
 
     async def on_join_session(self, frame: Frame) -> None:
@@ -301,6 +326,10 @@ class SessionConsumer(AsyncWebsocketConsumer):
             logger.debug("socket %s closed before a %s frame", self.socket_id, frame.get("type"))
 
     # --- Frames out (channel-layer events) ----------------------------------------------------
+
+    async def sockets_close(self, event):
+        """The user's sessions were ended (config.events.close_user_sockets)."""
+        await self.close(code=UNAUTHENTICATED)
 
     async def relay(self, event):
         """Every server frame arrives as `{"type": "relay", "frame": ...}` (config.events)."""

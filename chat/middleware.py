@@ -6,6 +6,9 @@ handshake carries the session cookie AND an `Origin` (a browser's page: `OriginC
 has already refused an origin outside ALLOWED_HOSTS, so another site cannot ride the cookie);
 else AnonymousUser, and the consumer waits for an `authenticate` frame or closes with 4401
 (CONTRACT.md). A token that does not verify is refused even if a session would have passed.
+A token is checked as the API checks it (signature, expiry, an active user, the password it was
+issued under), and `scope["token_expires_at"]` carries its expiry (Unix time): the consumer
+closes the socket then, unless a fresh token came in an `authenticate` frame.
 """
 
 from http.cookies import SimpleCookie
@@ -19,25 +22,31 @@ from django.contrib.auth import (
     BACKEND_SESSION_KEY,
     HASH_SESSION_KEY,
     SESSION_KEY,
-    get_user_model,
     load_backend,
 )
 from django.contrib.auth.models import AnonymousUser
 from django.utils.crypto import constant_time_compare
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+
+def authenticate_token(raw: str):
+    """(user, expiry as Unix time) for an access token the API would accept (signature, expiry,
+    an active user, the password it was issued under), or None for anything else."""
+    auth = JWTAuthentication()
+    try:
+        token = auth.get_validated_token(raw)
+        user = auth.get_user(token)
+    except (InvalidToken, TokenError, AuthenticationFailed, ValueError):
+        return None
+    return user, float(token["exp"])
 
 
 def user_for_token(raw: str):
     """The active user an access token names, or None for anything else."""
-    try:
-        token = AccessToken(raw)
-    except TokenError:
-        return None
-    user_id = token.get("user_id")
-    if not user_id:
-        return None
-    return get_user_model().objects.filter(id=user_id, is_active=True).first()
+    found = authenticate_token(raw)
+    return found[0] if found else None
 
 
 def user_for_session(session_key: str):
@@ -78,12 +87,18 @@ class JWTAuthMiddleware:
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [""])[0]
-        user = await database_sync_to_async(user_for_token)(token) if token else None
+        found = await database_sync_to_async(authenticate_token)(token) if token else None
+        user, expires_at = found if found else (None, None)
         if not token:
             session_key = _session_key(dict(scope.get("headers", [])))
             if session_key:
                 user = await database_sync_to_async(user_for_session)(session_key)
-        scope = dict(scope, user=user or AnonymousUser(), token_rejected=bool(token and not user))
+        scope = dict(
+            scope,
+            user=user or AnonymousUser(),
+            token_rejected=bool(token and not user),
+            token_expires_at=expires_at,  # None for a session's socket: no token to expire
+        )
         return await self.inner(scope, receive, send)
 
 

@@ -93,12 +93,116 @@ async def test_frames_before_authentication_are_refused_and_the_socket_stays_ope
 
 
 @run_async
-async def test_a_second_authenticate_is_refused(session, tokens):
+async def test_a_second_authenticate_with_someone_elses_token_is_refused(session, tokens):
     socket = await signed_in(session.client, tokens["client"])
-    await socket.send({"type": "authenticate", "token": tokens["client"], "ref": "a"})
+    await socket.send({"type": "authenticate", "token": tokens["outsider"], "ref": "a"})
     error = await socket.recv()
     assert (error["code"], error["ref"]) == ("already_authenticated", "a")
+    await socket.ping()
     await socket.close()
+
+
+# --- A socket does not outlive its token, nor its user's sessions (issue 10) ------------------
+
+
+def _short_lived(user, seconds: float) -> str:
+    """An access token of `user` that expires `seconds` from now."""
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken(access_token(user))
+    token.set_exp(lifetime=timedelta(seconds=seconds))
+    return str(token)
+
+
+@run_async
+async def test_a_socket_is_closed_with_4401_when_its_access_token_expires(session):
+    from channels.db import database_sync_to_async
+
+    token = await database_sync_to_async(_short_lived)(session.client, 2)
+    socket = await signed_in(session.client, token)
+    await socket.ping()
+    assert await socket.close_code(timeout=5) == 4401
+
+
+@run_async
+async def test_a_fresh_authenticate_frame_keeps_the_socket_open_past_the_first_token(session):
+    import asyncio
+
+    from channels.db import database_sync_to_async
+
+    token = await database_sync_to_async(_short_lived)(session.client, 2)
+    socket = await signed_in(session.client, token)
+    fresh = await _token(session.client)
+    await socket.send({"type": "authenticate", "token": fresh, "ref": 1})
+    assert await socket.recv() == {"type": "authenticated", "user_id": str(session.client_id)}
+    await asyncio.sleep(3)
+    await socket.ping()  # still open, past the first token's expiry
+    await socket.close()
+
+
+@run_async
+async def test_a_socket_signed_in_by_frame_expires_with_that_token(session):
+    from channels.db import database_sync_to_async
+
+    socket = Socket()
+    await socket.connect()
+    token = await database_sync_to_async(_short_lived)(session.client, 2)
+    await socket.send({"type": "authenticate", "token": token})
+    assert (await socket.recv())["type"] == "authenticated"
+    assert await socket.close_code(timeout=5) == 4401
+
+
+@run_async
+async def test_a_bad_token_in_a_second_authenticate_closes_the_socket(session, tokens):
+    socket = await signed_in(session.client, tokens["client"])
+    await socket.send({"type": "authenticate", "token": "expired.or.forged"})
+    assert await socket.close_code() == 4401
+
+
+async def _closed_with(socket: Socket):
+    """The socket's close code, past the frames still on their way (presence)."""
+    while True:
+        output = await socket.communicator.receive_output(timeout=10)
+        if output["type"] == "websocket.close":
+            return output.get("code")
+
+
+def _change_password(user_id) -> None:
+    from accounts.models import User
+
+    user = User.objects.get(pk=user_id)  # read from the database, as the admin or a page does
+    user.set_password("a brand new passphrase")
+    user.save()
+
+
+def _deactivate(user_id) -> None:
+    from accounts.models import User
+
+    user = User.objects.get(pk=user_id)
+    user.is_active = False
+    user.save()
+
+
+@pytest.mark.parametrize("change", [_change_password, _deactivate])
+@run_async
+async def test_a_new_password_or_a_deactivation_closes_every_socket_of_the_user(
+    session, tokens, change
+):
+    from channels.db import database_sync_to_async
+
+    phone = await signed_in(session.client, tokens["client"])
+    laptop = await signed_in(session.client, tokens["client"])
+    other = await signed_in(session.consultant.user, tokens["consultant"])
+    await database_sync_to_async(change)(session.client_id)
+    assert await _closed_with(phone) == 4401
+    assert await _closed_with(laptop) == 4401
+    await other.ping()  # someone else's socket stays open
+    await other.close()
+    again = Socket(f"/ws/?token={tokens['client']}")  # and the old token opens no new one
+    await again.connect()
+    assert await again.close_code() == 4401
 
 
 # --- Bad frames -------------------------------------------------------------------------------
