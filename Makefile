@@ -20,6 +20,10 @@ SOCKETS ?= 500
 # Development defaults for the commands that start the platform; production sets DEBUG=0 and
 # a real SECRET_KEY in the environment, which win.
 run migrate demo worker beat schema: export DEBUG ?= 1
+# Operations: the processes of this machine share one metrics folder (GET /metrics adds them up;
+# set METRICS_TOKEN to open it). Logs are text with DEBUG=1 unless LOG_FORMAT=json.
+METRICS_DIR ?= $(CURDIR)/.metrics
+run worker beat: export PROMETHEUS_MULTIPROC_DIR ?= $(METRICS_DIR)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +45,8 @@ demo: migrate
 run: migrate
 	@if [ ! -f .demo-loaded ] && $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then \
 		$(BIN)/python manage.py seed_demo && touch .demo-loaded; fi
-	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(BIN)/python -m config.metrics_dir $$PROMETHEUS_MULTIPROC_DIR
+	$(BIN)/daphne -v 0 -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 test: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
@@ -56,10 +61,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 worker: $(STAMP)
-	$(BIN)/celery -A config worker --loglevel=info --concurrency=2
+	$(BIN)/python -m config.metrics_dir $$PROMETHEUS_MULTIPROC_DIR
+	$(BIN)/celery -A config -q worker --loglevel=info --concurrency=2
 
 beat: $(STAMP)
-	$(BIN)/celery -A config beat --loglevel=info
+	$(BIN)/python -m config.metrics_dir $$PROMETHEUS_MULTIPROC_DIR
+	$(BIN)/celery -A config -q beat --loglevel=info
 
 # The three benchmarks; each prints its figures (README "Measured").
 bench: $(STAMP)
@@ -104,4 +111,4 @@ compose-check:
 		docker-compose -f docker-compose.yml -f docker-compose.dev.yml config -q
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .demo-loaded
+	rm -rf $(VENV) db.sqlite3 .demo-loaded .metrics

@@ -39,6 +39,7 @@ from django.db import close_old_connections
 from chat import frames, selectors, services
 from chat.frames import Frame, FrameError, TokenBucket, error_frame
 from chat.middleware import authenticate_token
+from config import logs
 from config.errors import ApiError
 from config.events import consultation_group, user_group
 
@@ -181,6 +182,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except FrameError as exc:
             await self.send_frame(error_frame(exc.code, exc.detail, exc.ref))
             return
+        logs.update(
+            user_id=getattr(self.user, "id", None), consultation_id=frame.fields.get("session_id")
+        )
         if self.user is None and frame.type not in ("authenticate", "ping"):
             await self.send_frame(
                 error_frame("not_authenticated", "Authenticate first.", frame.ref)

@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.models import MAX_BODY_CHARS
+from config import metrics
 
 MAX_MESSAGE_IDS = 200  # more than an 8 KiB frame can hold
 MAX_TOKEN_CHARS = 4096
@@ -187,6 +188,7 @@ def _checked(name: str, check: Checker, value: Any, ref: Any) -> Any:
 
 
 def error_frame(code: str, detail: str, ref: Any = None) -> dict:
+    metrics.error(code, transport="ws")
     return {"type": "error", "code": code, "detail": detail, "ref": ref}
 
 

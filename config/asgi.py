@@ -11,12 +11,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.middleware import JWTAuthMiddleware, OriginCheck  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from config.observability import (  # noqa: E402
+    observe_http,
+    observe_websocket,
+    websocket_log_context,
+)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Outermost: request ids, the access log and HTTP metrics see every answer.
+        "http": observe_http(django_asgi_app),
         # Origins outside ALLOWED_HOSTS are refused; see OriginCheck for a missing Origin.
-        "websocket": OriginCheck(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": observe_websocket(
+            OriginCheck(JWTAuthMiddleware(websocket_log_context(URLRouter(websocket_urlpatterns))))
+        ),
     }
 )
 

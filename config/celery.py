@@ -5,11 +5,15 @@ import os
 
 from celery import Celery
 
+from config.logs import connect_celery as connect_celery_logging
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# JSON lines with the task's id and name, through the settings' LOGGING (config/logs.py).
+connect_celery_logging(app)
 
 
 @app.on_after_configure.connect

@@ -14,6 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -128,6 +130,7 @@ def _messages(detail: Any) -> Any:
 
 
 def error_body(code: str, detail: str, fields: Any = None) -> dict:
+    metrics.error(code)
     body: dict[str, Any] = {"code": code, "detail": detail}
     if fields is not None:
         body["fields"] = fields

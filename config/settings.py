@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config import deploy
 from config.env import env_bool, env_int, env_list, env_rate, env_str, env_url
+from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,7 @@ EMBEDDED = DATABASE_URL is None and REDIS_URL is None
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.admin_site.OpsAdminConfig",  # django.contrib.admin with the operators' index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.request_context.RequestContextMiddleware",  # X-Request-ID and the log context
     "config.middleware.ApiPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the server process itself, in every mode (README "Web pages").
@@ -388,20 +390,21 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-        "daphne": {"level": "WARNING"},
-    },
-}
+# --- Operations: logs and metrics (docs/operations.md) ----------------------------------------
+# One JSON object a line by default in production; `LOG_FORMAT=text` for a person at a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+LOGGING = logging_config(fmt=LOG_FORMAT or "json", level=env_str("LOG_LEVEL", "INFO") or "INFO")
+# `GET /metrics` answers 404 while this is unset and wants `Authorization: Bearer <token>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# prometheus-client's multiprocess folder (config/metrics.py): every process of a machine writes
+# its figures there and /metrics adds them up. Read from the environment by the library itself.
+if env_str("PROMETHEUS_MULTIPROC_DIR"):
+    Path(env_str("PROMETHEUS_MULTIPROC_DIR") or "").mkdir(parents=True, exist_ok=True)
+# Celery logs through LOGGING too (config.logs.connect_celery).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Refusals (DEBUG=0) ---------------------------------------------------------------------------
 _refusals.raise_if_any()

@@ -37,6 +37,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from config import metrics
 from config.errors import InvalidState, NotFound, PermissionDenied
 from config.events import announce, announce_many, user_group
 from consultants.errors import ConsultantNotVerified
@@ -633,6 +634,7 @@ def end_due_consultations(*, now: datetime | None = None, batch_size: int | None
         after = rows[-1].id
 
 
+@metrics.billing_tick
 def bill_due_consultations(
     *, now: datetime | None = None, batch_size: int | None = None, announce_ticks: bool = True
 ) -> TickReport:

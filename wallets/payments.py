@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import metrics
 from config.errors import Invalid, NotFound
 from wallets import keys
 from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
@@ -68,6 +69,7 @@ def create_recharge(*, user, amount: int) -> Payment:
         logger.warning("gateway order for %s failed: %s", payment_id, exc)
         raise GatewayUnavailable() from exc
     wallet_for(user=user)
+    metrics.payment_status(PaymentStatus.CREATED)
     return Payment.objects.create(
         id=payment_id,
         user=user,
@@ -119,6 +121,7 @@ def capture_payment(*, payment: Payment, gateway_payment_id: str) -> LedgerEntry
             updated_at=now,
         )
         assert moved == 1
+        metrics.payment_status(PaymentStatus.CAPTURED)
         wallet = wallet_for(user=locked.user)
         post_transaction(
             kind=EntryKind.RECHARGE,
@@ -222,6 +225,7 @@ def _act_on_event(name: str, event: dict) -> str:
             moved = Payment.objects.filter(id=payment.id, status=PaymentStatus.CREATED).update(
                 status=PaymentStatus.FAILED, updated_at=timezone.now()
             )
+            metrics.payment_status(PaymentStatus.FAILED, count=moved)
             return "marked_failed" if moved else "ignored"
         if _dig(entity, "amount") != payment.amount:
             logger.error("order %s: captured amount differs from the order's", order_id)
@@ -241,6 +245,7 @@ def _act_on_event(name: str, event: dict) -> str:
         moved = Refund.objects.filter(id=refund_id, status=RefundStatus.PENDING).update(
             status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id[:64]
         )
+        metrics.refund_status(RefundStatus.PROCESSED, count=moved)
         return "refund_processed" if moved else "ignored"
     return "ignored"
 
@@ -306,6 +311,7 @@ def refund_payment(
             idempotency_key=key,
             created_by=created_by,
         )
+        metrics.refund_status(RefundStatus.PENDING)
         post_transaction(
             kind=EntryKind.REFUND,
             legs=[
@@ -324,6 +330,7 @@ def refund_payment(
             else PaymentStatus.PARTIALLY_REFUNDED
         )
         payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+        metrics.payment_status(payment.status)
     return push_refund(refund=refund, retry=False)
 
 
@@ -356,9 +363,10 @@ def push_refund(*, refund: Refund, retry: bool) -> Refund:
 
 
 def _mark_refund_processed(refund: Refund, gateway_refund_id: str) -> Refund:
-    Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
+    moved = Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
         status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id[:64]
     )
+    metrics.refund_status(RefundStatus.PROCESSED, count=moved)
     refund.refresh_from_db()
     return refund
 
@@ -373,6 +381,7 @@ def fail_refund(*, refund: Refund) -> Refund:
         if Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
             status=RefundStatus.FAILED
         ):
+            metrics.refund_status(RefundStatus.FAILED)
             post_transaction(
                 kind=EntryKind.REFUND,
                 legs=[

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config import metrics
 from wallets.errors import InsufficientFunds
 from wallets.models import (
     SYSTEM_ACCOUNT_KINDS,
@@ -264,6 +265,7 @@ def _apply(posting: Posting, state: _State, now) -> tuple[LedgerTransaction, lis
 
 def _write(state: _State, txns: list, entries: list, now) -> None:
     LedgerTransaction.objects.bulk_create(txns)
+    metrics.ledger_postings(txn.kind for txn in txns)
     LedgerEntry.objects.bulk_create(entries)
     changed = [state.accounts[aid] for aid in sorted(state.touched)]
     for account in changed:
@@ -632,6 +634,7 @@ def post_locked_batch(
             todo = [(t, p) for t, p in todo if t in written]
     if not todo:
         return []
+    metrics.ledger_postings(p.kind for _, p in todo)
 
     # The postings' effects, in posting order, in plain ints.
     e_txn, e_account, e_kind, e_amount, e_after = [], [], [], [], []

@@ -1,9 +1,16 @@
 """Celery tasks: thin wrappers the beat schedule can call."""
 
+import logging
+import time
+
 from celery import shared_task
 
+from config import metrics
 from wallets.idempotency import purge_idempotency_records
 from wallets.payments import reconcile_payments
+from wallets.reconcile import check_ledger
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="wallets.tasks.purge_idempotency_keys")
@@ -14,3 +21,23 @@ def purge_idempotency_keys() -> int:
 @shared_task(name="wallets.tasks.reconcile_recent_payments")
 def reconcile_recent_payments() -> dict:
     return reconcile_payments()
+
+
+# The whole ledger is read in chunks: far longer than a billing tick may take.
+@shared_task(name="wallets.tasks.reconcile_ledger", time_limit=3 * 3600, soft_time_limit=3 * 3590)
+def reconcile_ledger() -> dict:
+    """`manage.py reconcile_ledger` from beat, every night: its duration and verdict go to
+    `/metrics` (`consult_reconcile_ledger_*`), its violations to the log."""
+    started = time.monotonic()
+    with metrics.reconcile_timer() as done:
+        report = check_ledger()
+        done(len(report.violations))
+    for violation in report.violations[:100]:
+        logger.error("reconcile_ledger: %s", violation)
+    logger.info(
+        "reconcile_ledger: %s in %.1f s",
+        "clean" if report.clean else f"{len(report.violations)} violation(s)",
+        time.monotonic() - started,
+        extra={"clean": report.clean, "violations": len(report.violations)},
+    )
+    return {"clean": report.clean, "violations": len(report.violations)}

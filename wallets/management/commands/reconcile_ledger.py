@@ -4,6 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from config import metrics
 from wallets.reconcile import CHUNK, check_ledger
 
 
@@ -18,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--chunk", type=int, default=CHUNK, help="accounts read at a time")
 
     def handle(self, *args, chunk: int, **options):
-        report = check_ledger(progress=lambda line: self.stdout.write(line), chunk=max(1, chunk))
+        with metrics.reconcile_timer() as done:  # duration and verdict go to /metrics
+            report = check_ledger(progress=self.stdout.write, chunk=max(1, chunk))
+            done(len(report.violations))
         for name in report.checked:
             self.stdout.write(f"checked: {name}")
         for violation in report.violations:
