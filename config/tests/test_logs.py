@@ -239,3 +239,21 @@ def _end_consumer_threads():
     consumers._executor.shutdown(wait=True)
     consumers._executor = ThreadPoolExecutor(max_workers=consumers.DB_THREADS)
     gc.collect()
+
+
+@pytest.mark.parametrize(
+    "debug, log_format, shape",
+    [("0", None, "json"), ("0", "text", "text"), ("1", None, "text"), ("1", "json", "json")],
+)
+def test_production_logs_json_unless_told_otherwise(debug, log_format, shape):
+    from config.tests.test_deploy import production, run
+
+    env = production(DEBUG=debug, LOG_FORMAT=log_format)
+    code = "import logging; logging.getLogger('probe').warning('hello')"
+    result = run(["manage.py", "shell", "-c", code], env)
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "hello" in line]
+    if shape == "json":
+        assert json.loads(line)["message"] == "hello"
+    else:
+        assert line.endswith("WARNING probe hello")
