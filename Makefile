@@ -15,7 +15,7 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 SESSIONS ?= 40000
 SOCKETS ?= 500
 
-.PHONY: run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
+.PHONY: tools chaos run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
 
 # Development defaults for the commands that start the platform; production sets DEBUG=0 and
 # a real SECRET_KEY in the environment, which win.
@@ -88,6 +88,17 @@ screenshots: $(STAMP)
 		$(BIN)/python manage.py migrate --noinput -v0 && \
 		$(BIN)/python manage.py seed_demo >/dev/null && \
 		$(BIN)/python manage.py screenshots $(ARGS)'
+
+# promtool (from Debian's prometheus package, unpacked into .tools/: no service is installed or
+# started) for the alert rules' tests. Skipped quietly where apt-get is not there.
+tools:
+	@if [ ! -x .tools/bin/promtool ] && command -v apt-get >/dev/null; then \
+		tmp=$$(mktemp -d) && chmod 777 $$tmp && (cd $$tmp && apt-get download -q prometheus >/dev/null 2>&1 \
+		|| (apt-get update -qq >/dev/null 2>&1 && apt-get download -q prometheus >/dev/null 2>&1)) \
+		&& dpkg-deb -x $$tmp/prometheus_*.deb $$tmp/x && mkdir -p .tools/bin \
+		&& cp $$tmp/x/usr/bin/promtool .tools/bin/ ; rm -rf $$tmp; fi
+	@if [ -x .tools/bin/promtool ]; then .tools/bin/promtool --version | head -1; \
+		else echo "promtool not installed: its tests will be skipped"; fi
 
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --file schema.yml --validate

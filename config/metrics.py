@@ -135,6 +135,18 @@ RECONCILE_LAST_RUN = Gauge(
 )
 
 
+# Series that alerts and panels read exist from the start (an `increase()` over a series that
+# appears with its first event misses that event).
+for _result in ("ok", "failed"):
+    BILLING_TICKS.labels(_result)
+for _direction in ("in", "out"):
+    WS_MESSAGES.labels(_direction)
+for _status in ("created", "captured", "failed", "refunded", "partially_refunded"):
+    PAYMENTS.labels(_status)
+for _status in ("pending", "processed", "failed"):
+    REFUNDS.labels(_status)
+
+
 def _safely(func: Callable[..., None]) -> Callable[..., None]:
     @wraps(func)
     def call(*args: Any, **kwargs: Any) -> None:

@@ -143,12 +143,15 @@ if REDIS_URL:
         raise ImproperlyConfigured(
             f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: core or pubsub"
         )
+    # Sharding the channel layer (docs/operations.md "Scaling out"): channels-redis spreads the
+    # groups over these Redis servers by consistent hashing. Default: REDIS_URL alone.
+    CHANNEL_LAYER_REDIS_URLS = env_list("CHANNEL_LAYER_REDIS_URLS", [REDIS_URL])
     if CHANNEL_LAYER_BACKEND == "pubsub":
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "CONFIG": {
-                    "hosts": [REDIS_URL],
+                    "hosts": CHANNEL_LAYER_REDIS_URLS,
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
                 },
             }
@@ -162,11 +165,12 @@ if REDIS_URL:
                     # a wait): a burst of sockets connecting at once would crash them with 1011.
                     "hosts": [
                         {
-                            "address": REDIS_URL,
+                            "address": url,
                             "max_connections": env_int(
                                 "CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10
                             ),
                         }
+                        for url in CHANNEL_LAYER_REDIS_URLS
                     ],
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
                     "capacity": 1000,
