@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -124,18 +123,23 @@ def test_a_celery_workers_billing_shows_in_metrics_and_its_lines_are_json(metric
 
 def test_beat_writes_json_lines(tmp_path, metrics_dir):
     celery = Path(sys.executable).with_name("celery")
-    beat = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [str(celery), "-A", "config", "-q", "beat", "--loglevel=INFO"]
-        + ["-s", str(tmp_path / "schedule"), "--pidfile", str(tmp_path / "beat.pid")],
-        cwd=ROOT,
-        env=child_env(metrics_dir, BILLING_TICK_SECONDS="1", CELERY_DEFAULT_QUEUE="nobody"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    time.sleep(6)
-    lines = json_lines(stop(beat))
-    assert any("beat" in line["message"].lower() for line in lines), lines
+    log = tmp_path / "beat.log"
+    with log.open("w") as out:
+        beat = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [str(celery), "-A", "config", "-q", "beat", "--loglevel=INFO"]
+            + ["-s", str(tmp_path / "schedule"), "--pidfile", str(tmp_path / "beat.pid")],
+            cwd=ROOT,
+            env=child_env(metrics_dir, BILLING_TICK_SECONDS="1", CELERY_DEFAULT_QUEUE="nobody"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Until it has sent a tick (a busy machine takes a while to start it).
+        assert wait_for(lambda: "Sending due task" in log.read_text(), timeout=90, every=0.5)
+    finally:
+        stop(beat)
+    lines = json_lines(log.read_text())
+    assert any(line["logger"] == "celery.beat" for line in lines), lines
 
 
 def test_daphnes_sockets_and_answers_show_in_metrics_and_a_killed_one_stops_counting(
