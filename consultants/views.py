@@ -17,12 +17,14 @@ from rest_framework.request import Request
 
 from config.errors import ApiError
 from consultants import selectors, services
+from consultants.cards import cards
 from consultants.forms import DiscoveryForm, DocumentForm, ProfileForm
 from consultants.models import Category
 from consultants.pagination import KeysetPagination
 from web.decorators import role_required
 
 PAGE_SIZE = 20
+SELECTS = ("category", "channel", "max_rate", "min_rating", "ordering")
 
 
 @require_http_methods(["GET"])
@@ -42,12 +44,16 @@ def discovery(request: HttpRequest) -> HttpResponse:
         params = request.GET.copy()
         params.pop("cursor", None)
         return redirect(f"{request.path}?{params.urlencode()}")
+    consultant_cards, labels = cards(consultants)
     return render(
         request,
         "consultants/discovery.html",
         {
             "form": form,
+            "options": {name: form.options(name) for name in SELECTS},
             "consultants": consultants,
+            "cards": consultant_cards,
+            "labels": labels,
             "next_url": paginator.next_url,
             "previous_url": paginator.previous_url,
             "filtered": any(

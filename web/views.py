@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from consultants import selectors as consultant_selectors
+from consultants.cards import cards
 from consultants.models import Category, Channel
 from reviews.models import Review
 from wallets.services import wallet_for
@@ -31,10 +32,16 @@ def home(request: HttpRequest) -> HttpResponse:
         .filter(is_online=True)
         .order_by("is_busy", "-rating", "-rating_count", "id")[:HOME_ONLINE]
     )
+    online_cards, labels = cards(online)
     return render(
         request,
         "web/home.html",
-        {"categories": list(Category.objects.order_by("name")), "online": online},
+        {
+            "categories": list(Category.objects.order_by("name")),
+            "online": online,
+            "cards": online_cards,
+            "labels": labels,
+        },
     )
 
 

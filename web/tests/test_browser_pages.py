@@ -1,5 +1,6 @@
 """Every page (UI.md, the room aside), in a real browser at a phone's width: every form
-field has a label, nothing scrolls sideways, and no request leaves the site."""
+field has a label, nothing scrolls sideways, no request leaves the site, and the page's CSS
+and JavaScript weigh under 100 KB uncompressed (ISSUE 11 "Speed")."""
 
 import pytest
 
@@ -66,6 +67,15 @@ def test_every_page_is_labelled_fits_a_phone_and_asks_no_other_host(
 ):
     page = new_page(people[who] if who else None, viewport={"width": 375, "height": 812})
     foreign = []
+    assets = []
+    page.on(
+        "response",
+        lambda response: (
+            assets.append(response)
+            if response.request.resource_type in ("stylesheet", "script")
+            else None
+        ),
+    )
     page.on(
         "request",
         lambda request: (
@@ -83,3 +93,5 @@ def test_every_page_is_labelled_fits_a_phone_and_asks_no_other_host(
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     ), "the page scrolls sideways at 375 px"
     assert foreign == []
+    weight = sum(len(response.body()) for response in assets)
+    assert assets and weight < 100 * 1024, f"{weight} bytes of CSS and JS"

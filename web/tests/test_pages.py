@@ -145,3 +145,59 @@ def test_someone_elses_room_is_a_404_and_a_visitor_is_asked_to_log_in(client):
     assert client.get(f"/consultations/{consultation.id}/").status_code == 404
     client.force_login(consultation.consultant.user)
     assert client.get(f"/consultations/{consultation.id}/").status_code == 200
+
+
+# --- Times in the viewer's zone -------------------------------------------------------------
+
+
+def test_times_are_shown_in_the_zone_the_browser_reported(client):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    user = ClientFactory()
+    with time_machine.travel(datetime(2026, 3, 1, 23, 30, tzinfo=UTC), tick=False):
+        fund(user, 10_000)
+    client.force_login(user)
+    kolkata = client.get("/wallet/").content.decode()
+    assert "2 Mar 2026, 05:00" in kolkata  # TIME_ZONE, Asia/Kolkata, by default
+    client.cookies["tz"] = "America/New_York"
+    new_york = client.get("/wallet/").content.decode()
+    assert "1 Mar 2026, 18:30" in new_york
+    client.cookies["tz"] = "Not/AZone"
+    assert "2 Mar 2026, 05:00" in client.get("/wallet/").content.decode()
+
+
+# --- Query counts of the remaining pages --------------------------------------------------
+
+
+def test_the_account_page_reads_a_fixed_number_of_queries(client, django_assert_num_queries):
+    user = ClientFactory()
+    client.force_login(user)
+    client.get("/account/")
+    # session, user, the MFA fields again (after a change), the header's wallet
+    with django_assert_num_queries(4):
+        client.get("/account/")
+
+
+def test_the_profile_editor_reads_a_fixed_number_of_queries(client, django_assert_num_queries):
+    from consultants.tests.factories import ConsultantProfileFactory
+
+    profile = ConsultantProfileFactory()
+    client.force_login(profile.user)
+    client.get("/dashboard/profile/")
+    # session, user, profile (+category), categories of the form, latest decision, documents
+    with django_assert_num_queries(6):
+        client.get("/dashboard/profile/")
+
+
+def test_the_checkout_reads_a_fixed_number_of_queries(client, django_assert_num_queries):
+    from wallets.payments import create_recharge
+
+    user = ClientFactory()
+    client.force_login(user)
+    payment = create_recharge(user=user, amount=10_000)
+    client.get(f"/wallet/checkout/{payment.id}/")
+    # session, user, payment, the header's wallet
+    with django_assert_num_queries(4):
+        client.get(f"/wallet/checkout/{payment.id}/")
