@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -130,7 +131,7 @@ def _to_checkout(request: HttpRequest, payment: Payment) -> HttpResponse:
     next_url = safe_next(request, "")
     if settings.PAYMENT_GATEWAY == "local":
         url = reverse("web:checkout", args=[payment.id])
-        return redirect(f"{url}?next={next_url}" if next_url else url)
+        return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
     # Razorpay: the wallet page opens Checkout once for this order (static/js/recharge.js).
     request.session["razorpay_order"] = {
         "key": settings.RAZORPAY_KEY_ID,

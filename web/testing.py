@@ -52,6 +52,13 @@ PLAYWRIGHT_FIXTURES = {"page", "context", "new_context", "browser", "new_page"}
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict:
     """Debian's Chromium (never `playwright install`: its download host is unreachable)."""
+    import os
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"No browser at {CHROMIUM}: `apt-get install -y --no-install-recommends chromium` "
+            "(.ci/run does it when it is missing)."
+        )
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
 
 
