@@ -194,7 +194,10 @@ class Command(BaseCommand):
                     if who:
                         context.add_cookies([cookies[who]])
                     page = context.new_page()
+                    # The site's own 404 page, not Django's DEBUG one.
+                    settings.DEBUG = name != "not-found"
                     page.goto(url + path, wait_until="networkidle")
+                    settings.DEBUG = True
                     target = out_dir / f"{name}-{width}.png"
                     page.screenshot(path=str(target), full_page=True)
                     context.close()
