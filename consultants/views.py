@@ -19,7 +19,6 @@ from config.errors import ApiError
 from consultants import selectors, services
 from consultants.cards import cards
 from consultants.forms import DiscoveryForm, DocumentForm, ProfileForm
-from consultants.models import Category
 from consultants.pagination import KeysetPagination
 from web.decorators import role_required
 
@@ -128,7 +127,6 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
             "documents": list(profile.documents.order_by("-uploaded_at")),
             "decision": decision,
             "max_upload": settings.MAX_UPLOAD_BYTES,
-            "categories": Category.objects.order_by("name"),
         },
         status=status,
     )
