@@ -172,18 +172,6 @@ class LedgerEntry(models.Model):
         return "credit" if self.amount > 0 else "debit"
 
 
-class RefusedPosting(models.Model):
-    """A posting refused for insufficient funds: the refusal is sticky for its key."""
-
-    idempotency_key = models.CharField(max_length=255, unique=True)
-    kind = models.CharField(max_length=32)
-    code = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"refused {self.idempotency_key}"
-
-
 class HoldStatus(models.TextChoices):
     OPEN = "open", "Open"
     CLOSED = "closed", "Closed"

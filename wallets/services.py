@@ -1,4 +1,4 @@
-"""Every write to the ledger: postings, credits, debits, transfers, holds.
+"""Every write to the ledger: postings and holds, through one posting engine.
 
 Locking policy (read this before adding a function here)
 --------------------------------------------------------
@@ -8,23 +8,33 @@ Locking policy (read this before adding a function here)
 * A hold row is locked AFTER its account.
 * Nothing here calls the network; the gateway is called by `wallets.payments` outside any
   transaction.
-* The batch path (`lock_wallets`, `lock_open_holds`, `post_locked_batch`) follows the same
-  order: accounts in one statement in id order, then holds; the caller (the billing tick) keeps
-  the rows locked until its transaction ends.
 
-Every posting carries an idempotency key, unique in the database: a second posting with a key
-that exists returns the first transaction and moves nothing. A debit refused for insufficient
-funds is recorded (`RefusedPosting`), and that refusal is sticky for its key.
+One engine
+----------
+Every posting goes through `post_locked_batch`: the caller (or `post_transaction` /
+`post_transactions_batch` for it) locks the accounts and holds as plain values
+(`lock_account_values` / `lock_wallets`, `lock_open_holds`); the engine computes each posting's
+effect in plain ints (each account's balance and `balance_after`, a consumed hold and its
+wallet's `held`), refuses a user wallet that would end below what stays held
+(`InsufficientFunds`), then writes the batch in a handful of statements: the transactions, the
+entries, every touched account ONCE (the platform revenue row once per batch, not per charge),
+the holds. On PostgreSQL the statements take arrays (`INSERT/UPDATE ... FROM UNNEST`, bound on
+the server in binary); on SQLite (the embedded mode) the ORM writes the same rows.
+
+Every posting carries an idempotency key (`wallets.keys`), unique in the database: a posting
+whose key exists is skipped and the first transaction stands, or, for callers that know it
+cannot exist (the billing engine's charges, built from locked rows), it is an error
+(`DuplicatePosting`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -37,12 +47,10 @@ from wallets.models import (
     SYSTEM_ACCOUNT_KINDS,
     Account,
     AccountKind,
-    EntryKind,
     Hold,
     HoldStatus,
     LedgerEntry,
     LedgerTransaction,
-    RefusedPosting,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,37 +58,14 @@ logger = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
 
 
-@dataclass
-class Leg:
-    """One leg of a posting: `amount` paise (+ credits, - debits) on `account`.
-
-    `kind` is the entry's kind as its owner sees it (a client's `consultation_charge`, the
-    consultant's `consultation_earning`, the platform's `commission`); it defaults to the
-    transaction's kind.
-    """
-
-    account: Account | LockedAccount
-    amount: int
-    kind: str | None = None
-
-
-@dataclass
-class Posting:
-    """A balanced transaction to post in a batch (`post_transactions_batch`)."""
-
-    kind: str
-    legs: list[Leg]
-    idempotency_key: str
-    reference_type: str = ""
-    reference_id: str = ""
-    description: str = ""
-    consume_hold: Hold | None = None
+class DuplicatePosting(Exception):
+    """A posting that must be new found its idempotency key taken: the caller's state and the
+    ledger disagree (a bug, or a row changed behind a lock). Nothing of the batch is kept."""
 
 
 @dataclass(slots=True)
 class LockedAccount:
-    """An account row locked by this transaction, as plain values (no model instance): what the
-    batch paths read and move (`lock_wallets`, `post_locked_batch`)."""
+    """An account row locked by this transaction, as plain values (no model instance)."""
 
     id: int
     user_id: Any
@@ -107,13 +92,30 @@ class LockedHold:
 
 
 @dataclass
-class _State:
-    """The locked accounts' values as the postings of one database transaction move them."""
+class Leg:
+    """One leg of a posting: `amount` paise (+ credits, - debits) on `account`.
 
-    accounts: dict[int, Account]
-    holds: dict[Any, Hold] = field(default_factory=dict)
-    touched: set[int] = field(default_factory=set)
-    touched_holds: set[Any] = field(default_factory=set)
+    `kind` is the entry's kind as its owner sees it (a client's `consultation_charge`, the
+    consultant's `consultation_earning`, the platform's `commission`); it defaults to the
+    transaction's kind.
+    """
+
+    account: Account | LockedAccount
+    amount: int
+    kind: str | None = None
+
+
+@dataclass
+class Posting:
+    """A balanced transaction to post."""
+
+    kind: str
+    legs: list[Leg]
+    idempotency_key: str
+    reference_type: str = ""
+    reference_id: str = ""
+    description: str = ""
+    consume_hold: Hold | LockedHold | None = None
 
 
 # --- Accounts ---------------------------------------------------------------------------------
@@ -148,7 +150,8 @@ def system_account(kind: str) -> Account:
 
 
 def lock_accounts(accounts: list[Account] | list[int]) -> dict[int, Account]:
-    """Locks the accounts (in id order) and returns them fresh by id. Inside a transaction."""
+    """Locks the accounts (in id order) and returns them fresh by id, as model instances.
+    Inside a transaction."""
     ids = sorted({a if isinstance(a, int) else a.id for a in accounts})
     locked = Account.objects.select_for_update().filter(id__in=ids).order_by("id")
     return {account.id: account for account in locked}
@@ -200,126 +203,6 @@ def _check_posting(posting: Posting) -> None:
         raise ValueError("a consumed hold must be on one of the posting's accounts")
 
 
-def _apply(posting: Posting, state: _State, now) -> tuple[LedgerTransaction, list[LedgerEntry]]:
-    """Moves the locked accounts' values for one posting; raises before changing anything if a
-    user wallet would have less than what stays held."""
-    deltas: dict[int, int] = defaultdict(int)
-    for leg in posting.legs:
-        deltas[leg.account.id] += leg.amount
-    balances = {aid: state.accounts[aid].balance for aid in deltas}
-    helds = {aid: state.accounts[aid].held for aid in deltas}
-
-    consumed = 0
-    hold = posting.consume_hold
-    if hold is not None:
-        locked_hold = state.holds[hold.id]
-        spent = -deltas[locked_hold.account_id]
-        consumed = min(locked_hold.remaining, max(0, spent))
-        helds[locked_hold.account_id] -= consumed
-
-    for account_id, delta in deltas.items():
-        account = state.accounts[account_id]
-        if (
-            account.is_user_wallet
-            and delta < 0
-            and balances[account_id] + delta < helds[account_id]
-        ):
-            raise InsufficientFunds(
-                f"The wallet's available balance ({balances[account_id] - helds[account_id]} "
-                f"paise) cannot cover {-delta} paise."
-            )
-
-    txn = LedgerTransaction(
-        kind=posting.kind,
-        idempotency_key=posting.idempotency_key,
-        reference_type=posting.reference_type,
-        reference_id=str(posting.reference_id),
-        description=posting.description[:255],
-        created_at=now,
-    )
-    entries = []
-    for leg in posting.legs:
-        balances[leg.account.id] += leg.amount
-        entries.append(
-            LedgerEntry(
-                transaction=txn,
-                account_id=leg.account.id,
-                kind=leg.kind or posting.kind,
-                amount=leg.amount,
-                balance_after=balances[leg.account.id],
-                created_at=now,
-            )
-        )
-    for account_id in deltas:
-        state.accounts[account_id].balance = balances[account_id]
-        state.accounts[account_id].held = helds[account_id]
-        state.touched.add(account_id)
-    if hold is not None and consumed:
-        locked_hold = state.holds[hold.id]
-        locked_hold.remaining -= consumed
-        if locked_hold.remaining == 0:
-            locked_hold.status = HoldStatus.CLOSED
-        state.touched_holds.add(hold.id)
-    return txn, entries
-
-
-def _write(state: _State, txns: list, entries: list, now) -> None:
-    LedgerTransaction.objects.bulk_create(txns)
-    metrics.ledger_postings(txn.kind for txn in txns)
-    LedgerEntry.objects.bulk_create(entries)
-    changed = [state.accounts[aid] for aid in sorted(state.touched)]
-    for account in changed:
-        account.updated_at = now
-    # One UPDATE for every account touched, whatever the number of postings: the platform
-    # revenue row is written once per batch.
-    _update_accounts(changed, now)
-    for hold_id in state.touched_holds:
-        hold = state.holds[hold_id]
-        hold.updated_at = now
-        hold.save(update_fields=["remaining", "status", "updated_at"])
-
-
-def _update_accounts(accounts: list[Account], now) -> None:
-    """Writes the accounts' balance and held in one statement.
-
-    On PostgreSQL an `UPDATE ... FROM (VALUES ...)`: Django's `bulk_update` builds a CASE with a
-    branch per row, which is quadratic in the batch size (a 1,000-account billing batch spent
-    most of its time there)."""
-    if connection.vendor != "postgresql" or len(accounts) < 4:
-        Account.objects.bulk_update(accounts, ["balance", "held", "updated_at"])
-        return
-    table = Account._meta.db_table
-    rows = ", ".join(["(%s::bigint, %s::bigint, %s::bigint)"] * len(accounts))
-    params: list[Any] = [now]
-    for account in accounts:
-        params += [account.id, account.balance, account.held]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS a SET balance = v.balance, held = v.held, "  # noqa: S608 - our table name
-            f"updated_at = %s FROM (VALUES {rows}) AS v(id, balance, held) WHERE a.id = v.id",
-            params,
-        )
-
-
-def _lock_holds(state: _State, postings: list[Posting]) -> None:
-    ids = sorted({p.consume_hold.id for p in postings if p.consume_hold is not None}, key=str)
-    if ids:
-        for hold in Hold.objects.select_for_update().filter(id__in=ids).order_by("id"):
-            state.holds[hold.id] = hold
-
-
-def _sync_caller_objects(postings: list[Posting], state: _State) -> None:
-    """The caller's Account and Hold objects show the values just written."""
-    for posting in postings:
-        for leg in posting.legs:
-            locked = state.accounts[leg.account.id]
-            leg.account.balance, leg.account.held = locked.balance, locked.held
-        if posting.consume_hold is not None:
-            locked_hold = state.holds[posting.consume_hold.id]
-            posting.consume_hold.remaining = locked_hold.remaining
-            posting.consume_hold.status = locked_hold.status
-
-
 def post_transaction(
     *,
     kind: str,
@@ -330,13 +213,13 @@ def post_transaction(
     description: str = "",
     consume_hold: Hold | None = None,
 ) -> LedgerTransaction:
-    """Posts one balanced transaction and returns it.
+    """Posts one balanced transaction and returns it (`post_transactions_batch` of one).
 
-    Must run inside `transaction.atomic()` (it opens a savepoint of its own). Locks the legs'
-    accounts in id order, then `consume_hold`'s row. Guarantees: the legs sum to zero
+    Opens a savepoint of its own (call it inside your transaction to commit with it). Locks the
+    legs' accounts in id order, then `consume_hold`'s row. Guarantees: the legs sum to zero
     (`ValueError` otherwise, before touching the database); each account's cached balance moves
     by its legs; entries carry `balance_after`; a key that exists returns the existing
-    transaction and posts nothing; a key refused before is refused again.
+    transaction and posts nothing (also when a concurrent twin commits first).
 
     `consume_hold`: a hold on the wallet being debited; the hold (and the wallet's `held`) goes
     down by min(its remaining, the wallet's debit), so money reserved for this charge pays it.
@@ -357,81 +240,27 @@ def post_transaction(
     existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    if RefusedPosting.objects.filter(idempotency_key=idempotency_key).exists():
-        raise InsufficientFunds("This operation was refused before for insufficient funds.")
-
-    with transaction.atomic():
-        state = _State(accounts=lock_accounts([leg.account for leg in legs]))
-        # Same key, same accounts: a concurrent twin has committed while we waited for the locks.
-        existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-        _lock_holds(state, [posting])
-        now = timezone.now()
-        txn, entries = _apply(posting, state, now)
-        try:
-            with transaction.atomic():
-                _write(state, [txn], entries, now)
-        except IntegrityError:
-            existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is None:
-                raise
-            return existing
-    _sync_caller_objects([posting], state)
-    return txn
+    written = post_transactions_batch(postings=[posting])
+    if written:
+        return written[0]
+    # A concurrent twin committed while we waited for the locks: its transaction stands.
+    return LedgerTransaction.objects.get(idempotency_key=idempotency_key)
 
 
 def post_transactions_batch(*, postings: list[Posting]) -> list[LedgerTransaction]:
-    """Posts many balanced transactions in ONE database transaction; returns those posted.
+    """Posts many balanced transactions in ONE database transaction (a savepoint inside the
+    caller's); returns those written. Postings whose key exists (or repeats an earlier posting
+    of the batch) are skipped.
 
-    Locks every account of the batch once, in id order, then the consumed holds. Each account's
-    cached balance is written ONCE with its summed delta (the platform revenue row is touched
-    once per batch, not once per charge); `balance_after` is computed in posting order.
-    Postings whose key exists (or repeats an earlier posting of the batch) are skipped.
-    Raises `InsufficientFunds` for the whole batch if any posting would take a user wallet below
-    what stays held: size charges from the locked balances (`lock_accounts`) first.
+    Locks every account of the batch once, in id order, then the consumed holds, and posts them
+    with `post_locked_batch`. The caller's `Account` and `Hold` objects show the new values
+    afterwards. Raises `InsufficientFunds` for the whole batch if any posting would take a user
+    wallet below what stays held.
     """
     if not postings:
         return []
     for posting in postings:
         _check_posting(posting)
-    if connection.vendor == "postgresql":
-        return _post_transactions_batch_postgres(postings)
-    keys = [p.idempotency_key for p in postings]
-    with transaction.atomic():
-        all_accounts = [leg.account for p in postings for leg in p.legs]
-        state = _State(accounts=lock_accounts(all_accounts))
-        seen = set(
-            LedgerTransaction.objects.filter(idempotency_key__in=keys).values_list(
-                "idempotency_key", flat=True
-            )
-        )
-        seen |= set(
-            RefusedPosting.objects.filter(idempotency_key__in=keys).values_list(
-                "idempotency_key", flat=True
-            )
-        )
-        todo = []
-        for posting in postings:
-            if posting.idempotency_key in seen:
-                continue
-            seen.add(posting.idempotency_key)
-            todo.append(posting)
-        _lock_holds(state, todo)
-        now = timezone.now()
-        txns, entries = [], []
-        for posting in todo:
-            txn, legs = _apply(posting, state, now)
-            txns.append(txn)
-            entries.extend(legs)
-        if txns:
-            _write(state, txns, entries, now)
-    _sync_caller_objects(todo, state)
-    return txns
-
-
-def _post_transactions_batch_postgres(postings: list[Posting]) -> list[LedgerTransaction]:
-    """`post_transactions_batch` through the set-based path (`post_locked_batch`)."""
     with transaction.atomic():
         accounts = lock_account_values([leg.account.id for p in postings for leg in p.legs])
         holds = lock_open_holds(p.consume_hold.id for p in postings if p.consume_hold)
@@ -444,7 +273,7 @@ def _post_transactions_batch_postgres(postings: list[Posting]) -> list[LedgerTra
             leg.account.balance = accounts[leg.account.id].balance
             leg.account.held = accounts[leg.account.id].held
         hold = posting.consume_hold
-        if hold is not None and hold.id in holds and not isinstance(hold, LockedHold):
+        if isinstance(hold, Hold) and hold.id in holds:
             hold.remaining = holds[hold.id].remaining
             hold.status = HoldStatus.OPEN if hold.remaining else HoldStatus.CLOSED
     return [
@@ -461,110 +290,6 @@ def _post_transactions_batch_postgres(postings: list[Posting]) -> list[LedgerTra
     ]
 
 
-# --- The set-based batch path (PostgreSQL) ----------------------------------------------------
-#
-# A billing tick posts thousands of charges a second. Here no model instance is made: rows are
-# locked into `LockedAccount`/`LockedHold` values, the postings' effects are computed in plain
-# ints, and the whole batch is written in a handful of statements whose values travel as arrays
-# (`INSERT ... SELECT FROM UNNEST(...)`, `UPDATE ... FROM UNNEST(...)`): the statements' size and
-# cost grow linearly, and psycopg adapts Python lists to arrays quickly.
-
-_ACCOUNT_COLUMNS = "id, user_id, kind = 'user_wallet', balance, held"
-
-
-def ordered_uuids(count: int) -> list[uuid.UUID]:
-    """`count` new UUIDs in increasing order, laid out as version 7 (48 bits of Unix time in
-    milliseconds, then 74 random bits, here a random start plus the position).
-
-    Random (version 4) keys land on random pages of their B-tree indexes: a batch of thousands
-    touches thousands of index pages (and, after a checkpoint, logs a full image of each);
-    keys that grow with time are appended to the right-most pages."""
-    head = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | 0b10 << 62
-    random_bits = int.from_bytes(os.urandom(10), "big")
-    head |= (random_bits >> 68) << 64  # 12 random bits after the version
-    start = random_bits & ((1 << 62) - 1) >> 1  # room for `count` more without wrapping
-    return [uuid.UUID(int=head | (start + i)) for i in range(count)]
-
-
-def array_cursor(*, binary_results: bool = False):
-    """A cursor on the current connection (same database transaction) that binds parameters on
-    the SERVER, in binary: a list of 10,000 ids or amounts travels as one binary array instead
-    of a quoted text literal built in Python (Django's psycopg cursors bind on the client, which
-    cost about 60 us per batch row here). Use `%b` placeholders. It goes through Django's cursor
-    wrapper, so query capture and execute wrappers still see it. `binary_results`: rows come
-    back in binary too (timestamps and intervals are then parsed in C, not by regex)."""
-    import psycopg
-
-    connection.ensure_connection()
-    cursor = psycopg.Cursor(connection.connection)
-    if binary_results:
-        cursor.format = psycopg.pq.Format.BINARY
-    return connection._prepare_cursor(cursor)
-
-
-def _locked_accounts(rows) -> dict[int, LockedAccount]:
-    return {row[0]: LockedAccount(*row) for row in rows}
-
-
-def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
-    """`lock_accounts` without model instances: locks the rows (id order) and returns their
-    values by id. Inside a transaction."""
-    ids = sorted(set(account_ids))
-    with array_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608 - constants
-            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
-            [ids],
-        )
-        return _locked_accounts(cursor.fetchall())
-
-
-def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """Locks the wallets of `user_ids` and the system accounts of `system_kinds` in ONE
-    statement (id order), creating a missing wallet first. Returns `(by_user_id, by_kind)` of
-    `LockedAccount`. Inside a transaction; on PostgreSQL."""
-    user_ids = list(set(user_ids))
-    system_ids = [system_account(kind).id for kind in system_kinds]
-    table = Account._meta.db_table
-    # Every identifier is a constant of this module; the values travel as parameters.
-    sql = (
-        f"SELECT {_ACCOUNT_COLUMNS} FROM {table} "  # noqa: S608
-        "WHERE user_id = ANY(%b::uuid[]) OR id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
-    )
-    with array_cursor() as cursor:
-        cursor.execute(sql, [user_ids, system_ids])
-        locked = _locked_accounts(cursor.fetchall())
-    by_user = {a.user_id: a for a in locked.values() if a.user_id is not None}
-    missing = [uid for uid in user_ids if uid not in by_user]
-    if missing:
-        from accounts.models import User
-
-        for uid in missing:  # a consultant's first earning: the wallet is made here
-            wallet_for(user=User(id=uid))
-        with array_cursor() as cursor:
-            cursor.execute(sql, [missing, []])
-            for account in _locked_accounts(cursor.fetchall()).values():
-                locked[account.id] = account
-                by_user[account.user_id] = account
-    by_kind = dict(zip(system_kinds, (locked[i] for i in system_ids), strict=True))
-    return by_user, by_kind
-
-
-def lock_open_holds(hold_ids) -> dict[Any, LockedHold]:
-    """Locks the OPEN holds among `hold_ids` (after their accounts: lock those first) and
-    returns their values by id."""
-    ids = sorted({h for h in hold_ids if h is not None}, key=str)
-    if not ids:
-        return {}
-    with array_cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, account_id, remaining FROM {Hold._meta.db_table} "  # noqa: S608
-            "WHERE id = ANY(%b::uuid[]) AND status = 'open' ORDER BY id FOR UPDATE",
-            [ids],
-        )
-        return {row[0]: LockedHold(*row) for row in cursor.fetchall()}
-
-
 def post_locked_batch(
     *,
     postings: list[Posting],
@@ -572,69 +297,46 @@ def post_locked_batch(
     holds: dict[Any, LockedHold] | None = None,
     now=None,
     checked: bool = False,
+    must_be_new: bool = False,
 ) -> list[tuple[uuid.UUID, Posting]]:
-    """Posts many balanced transactions over accounts the caller has locked, on PostgreSQL.
+    """THE posting engine: posts balanced transactions over accounts the caller has locked.
 
-    `accounts` holds every account of the postings (`lock_wallets`/`lock_account_values`, this
+    `accounts` holds every account of the postings (`lock_account_values`/`lock_wallets`, this
     transaction), `holds` every consumed hold (`lock_open_holds`, by id; `Posting.consume_hold`
-    may be a `Hold` or a `LockedHold`). They are moved in place, as `_apply` moves them: each
-    account's balance by its legs, a consumed hold and its wallet's `held` by what the posting
-    spends. Writes: one INSERT of the transactions (a key that exists is skipped, as is a key
-    refused before or repeated in the batch), one INSERT of the entries, one UPDATE of every
-    account touched (platform revenue once), one of the holds. Raises `InsufficientFunds`
-    (nothing is kept: run it inside `atomic`) if a user wallet would end below what stays held.
-    `checked=True` skips `_check_posting` (the caller built the postings itself).
-    Returns `(transaction id, posting)` for the postings written.
+    may be a `Hold` or a `LockedHold`). They are moved in place: each account's balance by its
+    legs, a consumed hold and its wallet's `held` by what the posting spends. Writes one INSERT
+    of the transactions (a key that exists, or repeats one of the batch, is skipped; with
+    `must_be_new` it raises `DuplicatePosting` instead), one INSERT of the entries, one UPDATE of
+    every account touched (platform revenue once), one of the holds. Raises
+    `InsufficientFunds` (nothing is kept: run it inside `atomic`) if a user wallet would end
+    below what stays held. `checked=True` skips `_check_posting` (the caller built the postings
+    itself). Returns `(transaction id, posting)` for the postings written.
     """
     holds = holds or {}
     now = now or timezone.now()
     if not checked:
         for posting in postings:
             _check_posting(posting)
-    keys = [p.idempotency_key for p in postings]
-    with array_cursor() as cursor:
-        cursor.execute(
-            f"SELECT idempotency_key FROM {RefusedPosting._meta.db_table} "  # noqa: S608
-            "WHERE idempotency_key = ANY(%b::varchar[])",
-            [keys],
-        )
-        seen = {row[0] for row in cursor.fetchall()}
+    seen: set[str] = set()
     todo: list = []
     for posting in postings:
-        if posting.idempotency_key not in seen:
-            seen.add(posting.idempotency_key)
-            todo.append(posting)
+        if posting.idempotency_key in seen:
+            if must_be_new:
+                raise DuplicatePosting(f"key {posting.idempotency_key} twice in one batch")
+            continue
+        seen.add(posting.idempotency_key)
+        todo.append(posting)
     if not todo:
         return []
     todo = list(zip(ordered_uuids(len(todo)), todo, strict=True))
-
-    txn_table = LedgerTransaction._meta.db_table
-    with array_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {txn_table} (id, kind, idempotency_key, reference_type, "  # noqa: S608
-            "reference_id, description, created_at) "
-            "SELECT t.*, %b FROM UNNEST(%b::uuid[], %b::varchar[], %b::varchar[], %b::varchar[], "
-            "%b::varchar[], %b::varchar[]) AS t ON CONFLICT (idempotency_key) DO NOTHING",
-            [
-                now,
-                [t for t, _ in todo],
-                [p.kind for _, p in todo],
-                [p.idempotency_key for _, p in todo],
-                [p.reference_type for _, p in todo],
-                [str(p.reference_id) for _, p in todo],
-                [p.description[:255] for _, p in todo],
-            ],
-        )
-        if cursor.rowcount != len(todo):  # some keys exist: keep only the rows written now
-            cursor.execute(
-                f"SELECT id FROM {txn_table} WHERE id = ANY(%b::uuid[])",  # noqa: S608
-                [[t for t, _ in todo]],
-            )
-            written = {row[0] for row in cursor.fetchall()}
-            todo = [(t, p) for t, p in todo if t in written]
+    written = _insert_transactions(todo, now)
+    if len(written) != len(todo):
+        if must_be_new:
+            taken = sorted(p.idempotency_key for t, p in todo if t not in written)
+            raise DuplicatePosting(f"keys already posted: {', '.join(taken[:10])}")
+        todo = [(t, p) for t, p in todo if t in written]
     if not todo:
         return []
-    metrics.ledger_postings(p.kind for _, p in todo)
 
     # The postings' effects, in posting order, in plain ints.
     e_txn, e_account, e_kind, e_amount, e_after = [], [], [], [], []
@@ -665,167 +367,313 @@ def post_locked_batch(
                 f"The wallet's available balance cannot cover the debit "
                 f"({account.balance - account.held} paise after it)."
             )
+    _insert_entries(now, e_txn, e_account, e_kind, e_amount, e_after)
+    _update_accounts([touched[i] for i in sorted(touched)], now)
+    if touched_holds:
+        _update_holds([touched_holds[i] for i in sorted(touched_holds, key=str)], now)
+    metrics.ledger_postings(p.kind for _, p in todo)
+    return todo
 
-    changed = sorted(touched)
+
+# --- The engine's writes: arrays on PostgreSQL, the ORM on SQLite -----------------------------
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _insert_transactions(todo: list[tuple[uuid.UUID, Posting]], now) -> set[uuid.UUID]:
+    """Inserts the transactions whose key is free; returns the ids written."""
+    if not _postgres():
+        keys = [p.idempotency_key for _, p in todo]
+        taken = set(
+            LedgerTransaction.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        fresh = [(t, p) for t, p in todo if p.idempotency_key not in taken]
+        LedgerTransaction.objects.bulk_create(
+            LedgerTransaction(
+                id=t,
+                kind=p.kind,
+                idempotency_key=p.idempotency_key,
+                reference_type=p.reference_type,
+                reference_id=str(p.reference_id),
+                description=p.description[:255],
+                created_at=now,
+            )
+            for t, p in fresh
+        )
+        return {t for t, _ in fresh}
+    table = LedgerTransaction._meta.db_table
+    with array_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, kind, idempotency_key, reference_type, "  # noqa: S608
+            "reference_id, description, created_at) "
+            "SELECT t.*, %b FROM UNNEST(%b::uuid[], %b::varchar[], %b::varchar[], %b::varchar[], "
+            "%b::varchar[], %b::varchar[]) AS t ON CONFLICT (idempotency_key) DO NOTHING",
+            [
+                now,
+                [t for t, _ in todo],
+                [p.kind for _, p in todo],
+                [p.idempotency_key for _, p in todo],
+                [p.reference_type for _, p in todo],
+                [str(p.reference_id) for _, p in todo],
+                [p.description[:255] for _, p in todo],
+            ],
+        )
+        if cursor.rowcount == len(todo):
+            return {t for t, _ in todo}
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%b::uuid[])",  # noqa: S608
+            [[t for t, _ in todo]],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _insert_entries(now, txns, accounts, kinds, amounts, afters) -> None:
+    public_ids = ordered_uuids(len(txns))
+    if not _postgres():
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                public_id=public_id,
+                transaction_id=txn,
+                account_id=account,
+                kind=kind,
+                amount=amount,
+                balance_after=after,
+                created_at=now,
+            )
+            for public_id, txn, account, kind, amount, after in zip(
+                public_ids, txns, accounts, kinds, amounts, afters, strict=True
+            )
+        )
+        return
     with array_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {LedgerEntry._meta.db_table} (public_id, transaction_id, "  # noqa: S608
             "account_id, kind, amount, balance_after, created_at) "
             "SELECT e.*, %b FROM UNNEST(%b::uuid[], %b::uuid[], %b::bigint[], "
             "%b::varchar[], %b::bigint[], %b::bigint[]) AS e",
-            [now, ordered_uuids(len(e_txn)), e_txn, e_account, e_kind, e_amount, e_after],
+            [now, public_ids, txns, accounts, kinds, amounts, afters],
         )
+
+
+def _update_accounts(changed: list[LockedAccount], now) -> None:
+    """Writes each account's balance and held ONCE, whatever the number of postings."""
+    if not _postgres():
+        for account in changed:
+            Account.objects.filter(id=account.id).update(
+                balance=account.balance, held=account.held, updated_at=now
+            )
+        return
+    ids = [a.id for a in changed]
+    with array_cursor() as cursor:
         cursor.execute(
             f"UPDATE {Account._meta.db_table} AS a SET balance = v.balance, "  # noqa: S608
             "held = v.held, updated_at = %b "
             "FROM UNNEST(%b::bigint[], %b::bigint[], %b::bigint[]) AS v(id, balance, held) "
             # The ANY lets the planner probe the primary key instead of hashing the whole table.
             "WHERE a.id = v.id AND a.id = ANY(%b::bigint[])",
-            [
-                now,
-                changed,
-                [touched[i].balance for i in changed],
-                [touched[i].held for i in changed],
-                changed,
-            ],
+            [now, ids, [a.balance for a in changed], [a.held for a in changed], ids],
         )
-        if touched_holds:
-            ids = sorted(touched_holds, key=str)
-            cursor.execute(
-                f"UPDATE {Hold._meta.db_table} AS h SET remaining = v.remaining, "  # noqa: S608
-                "status = CASE WHEN v.remaining = 0 THEN 'closed' ELSE h.status END, "
-                "updated_at = %b "
-                "FROM UNNEST(%b::uuid[], %b::bigint[]) AS v(id, remaining) WHERE h.id = v.id",
-                [now, ids, [touched_holds[i].remaining for i in ids]],
+
+
+def _update_holds(changed: list[LockedHold], now) -> None:
+    if not _postgres():
+        for hold in changed:
+            Hold.objects.filter(id=hold.id).update(
+                remaining=hold.remaining,
+                status=HoldStatus.OPEN if hold.remaining else HoldStatus.CLOSED,
+                updated_at=now,
             )
-    return todo
-
-
-# --- Credit, debit, transfer ------------------------------------------------------------------
-
-
-def credit(
-    *,
-    user,
-    amount: int,
-    kind: str,
-    idempotency_key: str,
-    description: str = "",
-    reference_type: str = "",
-    reference_id: str = "",
-    source: str = AccountKind.PLATFORM_ADJUSTMENTS,
-    source_kind: str | None = None,
-) -> LedgerTransaction:
-    """Credits `amount` paise to the user's wallet from the system account `source`.
-
-    One transaction (durable when outermost); locks the wallet and `source`; idempotent by key.
-    """
-    _check_amount(amount)
-    wallet = wallet_for(user=user)
-    with transaction.atomic():
-        return post_transaction(
-            kind=kind,
-            legs=[
-                Leg(system_account(source), -amount, source_kind or kind),
-                Leg(wallet, amount, kind),
-            ],
-            idempotency_key=idempotency_key,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            description=description,
+        return
+    with array_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Hold._meta.db_table} AS h SET remaining = v.remaining, "  # noqa: S608
+            "status = CASE WHEN v.remaining = 0 THEN 'closed' ELSE h.status END, "
+            "updated_at = %b "
+            "FROM UNNEST(%b::uuid[], %b::bigint[]) AS v(id, remaining) WHERE h.id = v.id",
+            [now, [h.id for h in changed], [h.remaining for h in changed]],
         )
 
 
-def debit(
-    *,
-    user,
-    amount: int,
-    kind: str,
-    idempotency_key: str,
-    description: str = "",
-    reference_type: str = "",
-    reference_id: str = "",
-    destination: str = AccountKind.PLATFORM_ADJUSTMENTS,
-    destination_kind: str | None = None,
-    consume_hold: Hold | None = None,
-) -> LedgerTransaction:
-    """Debits `amount` paise from the user's wallet to the system account `destination`.
+# --- Locking as plain values ------------------------------------------------------------------
+#
+# A billing tick posts thousands of charges a second. Here no model instance is made: rows are
+# locked into `LockedAccount`/`LockedHold` values (PostgreSQL: one statement, arrays bound in
+# binary; SQLite: the ORM).
 
-    Locks the wallet and `destination`. Raises `InsufficientFunds` if the available balance
-    (plus `consume_hold`'s remaining) cannot cover it, and records the refusal: the same key is
-    refused again even after a top-up (sticky). The refusal is written in this function's
-    transaction, so it persists when `debit` is called outside any transaction (or the caller
-    commits after catching the error).
+_ACCOUNT_COLUMNS = "id, user_id, kind = 'user_wallet', balance, held"
+
+
+def ordered_uuids(count: int) -> list[uuid.UUID]:
+    """`count` new UUIDs in increasing order, laid out as version 7 (48 bits of Unix time in
+    milliseconds, then 74 random bits, here a random start plus the position).
+
+    Random (version 4) keys land on random pages of their B-tree indexes: a batch of thousands
+    touches thousands of index pages (and, after a checkpoint, logs a full image of each);
+    keys that grow with time are appended to the right-most pages."""
+    head = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | 0b10 << 62
+    random_bits = int.from_bytes(os.urandom(10), "big")
+    head |= (random_bits >> 68) << 64  # 12 random bits after the version
+    start = random_bits & ((1 << 62) - 1) >> 1  # room for `count` more without wrapping
+    return [uuid.UUID(int=head | (start + i)) for i in range(count)]
+
+
+class _ClientBoundCursor:
+    """The fallback of `array_cursor`: Django's own cursor, with `%b` placeholders turned into
+    `%s` (parameters then bind on the client: slower, same results)."""
+
+    def __init__(self, cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params=None):
+        return self._cursor.execute(re.sub(r"%b\b", "%s", sql), params)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cursor, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._cursor.close()
+
+
+def array_cursor(*, binary_results: bool = False):
+    """A cursor on the current connection (same database transaction) that binds parameters on
+    the SERVER, in binary: a list of 10,000 ids or amounts travels as one binary array instead
+    of a quoted text literal built in Python (Django's psycopg cursors bind on the client, which
+    cost about 60 us per batch row here). Use `%b` placeholders. It goes through Django's cursor
+    wrapper (`make_cursor` / `make_debug_cursor`), so query capture and execute wrappers still
+    see it. `binary_results`: rows come back in binary too (timestamps and intervals are then
+    parsed in C, not by regex).
+
+    Only public APIs of Django (`ensure_connection`, `validate_thread_sharing`,
+    `queries_logged`, `make_cursor`, `make_debug_cursor`, `connection.connection`) and psycopg
+    (`psycopg.Cursor`) are used; if a future version lacks one, this falls back to Django's own
+    cursor (client-side binding) and logs it once. `wallets/tests/test_engine.py` fails loudly
+    when the fast path is lost.
     """
-    _check_amount(amount)
-    wallet = wallet_for(user=user)
-    refused: InsufficientFunds | None = None
-    with transaction.atomic():
-        try:
-            return post_transaction(
-                kind=kind,
-                legs=[
-                    Leg(wallet, -amount, kind),
-                    Leg(system_account(destination), amount, destination_kind or kind),
-                ],
-                idempotency_key=idempotency_key,
-                reference_type=reference_type,
-                reference_id=reference_id,
-                description=description,
-                consume_hold=consume_hold,
+    try:
+        import psycopg
+
+        connection.ensure_connection()
+        connection.validate_thread_sharing()
+        cursor = psycopg.Cursor(connection.connection)
+        if binary_results:
+            cursor.format = psycopg.pq.Format.BINARY
+        if connection.queries_logged:
+            return connection.make_debug_cursor(cursor)
+        return connection.make_cursor(cursor)
+    except (ImportError, AttributeError, TypeError) as exc:
+        _warn_fallback(exc)
+        return _ClientBoundCursor(connection.cursor())
+
+
+_fallback_logged = False
+
+
+def _warn_fallback(exc: Exception) -> None:
+    global _fallback_logged
+    if not _fallback_logged:
+        _fallback_logged = True
+        logger.warning(
+            "array_cursor: server-side binding unavailable (%r); binding on the client", exc
+        )
+
+
+def _locked_accounts(rows) -> dict[int, LockedAccount]:
+    return {row[0]: LockedAccount(*row) for row in rows}
+
+
+def _lock_account_rows(query) -> dict[int, LockedAccount]:
+    """The ORM's way (SQLite): the same columns, locked, in id order."""
+    rows = (
+        query.select_for_update()
+        .order_by("id")
+        .values_list("id", "user_id", "kind", "balance", "held")
+    )
+    return {
+        r[0]: LockedAccount(r[0], r[1], r[2] == AccountKind.USER_WALLET, r[3], r[4]) for r in rows
+    }
+
+
+def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
+    """`lock_accounts` without model instances: locks the rows (id order) and returns their
+    values by id. Inside a transaction."""
+    ids = sorted(set(account_ids))
+    if not _postgres():
+        return _lock_account_rows(Account.objects.filter(id__in=ids))
+    with array_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608 - constants
+            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        return _locked_accounts(cursor.fetchall())
+
+
+def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """Locks the wallets of `user_ids` and the system accounts of `system_kinds` in ONE
+    statement (id order), creating a missing wallet first. Returns `(by_user_id, by_kind)` of
+    `LockedAccount`. Inside a transaction."""
+    user_ids = list(set(user_ids))
+    system_ids = [system_account(kind).id for kind in system_kinds]
+
+    def lock(users: list, systems: list) -> dict[int, LockedAccount]:
+        if not _postgres():
+            from django.db.models import Q
+
+            return _lock_account_rows(
+                Account.objects.filter(Q(user_id__in=users) | Q(id__in=systems))
             )
-        except InsufficientFunds as exc:
-            RefusedPosting.objects.get_or_create(
-                idempotency_key=idempotency_key,
-                defaults={"kind": kind, "code": "insufficient_balance"},
-            )
-            refused = exc
-    assert refused is not None
-    raise refused
-
-
-def transfer(
-    *,
-    from_user,
-    to_user,
-    amount: int,
-    commission: int,
-    idempotency_key: str,
-    kind: str = EntryKind.CONSULTATION_CHARGE,
-    to_kind: str = EntryKind.CONSULTATION_EARNING,
-    reference_type: str = "",
-    reference_id: str = "",
-    description: str = "",
-    consume_hold: Hold | None = None,
-) -> LedgerTransaction:
-    """Moves `amount` paise from one wallet: `amount - commission` to the other wallet and
-    `commission` to platform revenue (entry kind `commission`), in one transaction.
-
-    Locks both wallets and platform revenue in id order. Raises `InsufficientFunds` if the
-    payer's available balance (plus `consume_hold`) cannot cover `amount`. Use
-    `commission_for(amount)` for the commission unless you have a reason not to.
-    """
-    _check_amount(amount)
-    _check_amount(commission, allow_zero=True)
-    if commission > amount:
-        raise ValueError("the commission cannot exceed the amount")
-    legs = [Leg(wallet_for(user=from_user), -amount, kind)]
-    if amount - commission:
-        legs.append(Leg(wallet_for(user=to_user), amount - commission, to_kind))
-    if commission:
-        legs.append(
-            Leg(system_account(AccountKind.PLATFORM_REVENUE), commission, EntryKind.COMMISSION)
+        # Every identifier is a constant of this module; the values travel as parameters.
+        sql = (
+            f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608
+            "WHERE user_id = ANY(%b::uuid[]) OR id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
         )
-    with transaction.atomic():
-        return post_transaction(
-            kind=kind,
-            legs=legs,
-            idempotency_key=idempotency_key,
-            reference_type=reference_type,
-            reference_id=reference_id,
-            description=description,
-            consume_hold=consume_hold,
+        with array_cursor() as cursor:
+            cursor.execute(sql, [users, systems])
+            return _locked_accounts(cursor.fetchall())
+
+    locked = lock(user_ids, system_ids)
+    by_user = {a.user_id: a for a in locked.values() if a.user_id is not None}
+    missing = [uid for uid in user_ids if uid not in by_user]
+    if missing:
+        from accounts.models import User
+
+        for uid in missing:  # a consultant's first earning: the wallet is made here
+            wallet_for(user=User(id=uid))
+        for account in lock(missing, []).values():
+            locked[account.id] = account
+            by_user[account.user_id] = account
+    by_kind = dict(zip(system_kinds, (locked[i] for i in system_ids), strict=True))
+    return by_user, by_kind
+
+
+def lock_open_holds(hold_ids) -> dict[Any, LockedHold]:
+    """Locks the OPEN holds among `hold_ids` (after their accounts: lock those first) and
+    returns their values by id."""
+    ids = sorted({h for h in hold_ids if h is not None}, key=str)
+    if not ids:
+        return {}
+    if not _postgres():
+        rows = (
+            Hold.objects.select_for_update()
+            .filter(id__in=ids, status=HoldStatus.OPEN)
+            .order_by("id")
+            .values_list("id", "account_id", "remaining")
         )
+        return {row[0]: LockedHold(*row) for row in rows}
+    with array_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, account_id, remaining FROM {Hold._meta.db_table} "  # noqa: S608
+            "WHERE id = ANY(%b::uuid[]) AND status = 'open' ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        return {row[0]: LockedHold(*row) for row in cursor.fetchall()}
 
 
 # --- Holds ------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_a_cursor_the_server_did_not_make_is_invalid(api):
 
 def test_api_timestamps_are_in_utc(api, settings):
     from accounts.tests.factories import ClientFactory, sign_in
-    from wallets.services import credit
+    from wallets.tests.factories import credit
 
     settings.TIME_ZONE = "Asia/Kolkata"
     user = ClientFactory()

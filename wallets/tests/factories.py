@@ -6,20 +6,67 @@ import uuid
 from django.conf import settings
 
 from accounts.tests.factories import ClientFactory
-from wallets import payments, services
+from wallets import keys, payments, services
 from wallets.gateway import LocalGateway, hmac_hex
 from wallets.models import AccountKind, EntryKind
 
 
+def credit(*, user, amount: int, idempotency_key: str, kind: str = EntryKind.ADJUSTMENT, **more):
+    """`amount` paise from platform adjustments to the user's wallet (a balanced posting)."""
+    return services.post_transaction(
+        kind=kind,
+        legs=[
+            services.Leg(services.system_account(AccountKind.PLATFORM_ADJUSTMENTS), -amount, kind),
+            services.Leg(services.wallet_for(user=user), amount, kind),
+        ],
+        idempotency_key=idempotency_key,
+        **more,
+    )
+
+
+def debit(*, user, amount: int, idempotency_key: str, kind: str = EntryKind.ADJUSTMENT, **more):
+    """`amount` paise from the user's wallet to platform adjustments (402 if it cannot)."""
+    return services.post_transaction(
+        kind=kind,
+        legs=[
+            services.Leg(services.wallet_for(user=user), -amount, kind),
+            services.Leg(services.system_account(AccountKind.PLATFORM_ADJUSTMENTS), amount, kind),
+        ],
+        idempotency_key=idempotency_key,
+        **more,
+    )
+
+
+def transfer(*, from_user, to_user, amount: int, commission: int, idempotency_key: str, **more):
+    """A consultation-like charge: `amount` from one wallet, `amount - commission` to the other
+    and `commission` to platform revenue."""
+    legs = [
+        services.Leg(services.wallet_for(user=from_user), -amount, EntryKind.CONSULTATION_CHARGE)
+    ]
+    if amount - commission:
+        legs.append(
+            services.Leg(
+                services.wallet_for(user=to_user),
+                amount - commission,
+                EntryKind.CONSULTATION_EARNING,
+            )
+        )
+    if commission:
+        legs.append(
+            services.Leg(
+                services.system_account(AccountKind.PLATFORM_REVENUE),
+                commission,
+                EntryKind.COMMISSION,
+            )
+        )
+    return services.post_transaction(
+        kind=EntryKind.CONSULTATION_CHARGE, legs=legs, idempotency_key=idempotency_key, **more
+    )
+
+
 def fund(user, amount: int, *, key: str | None = None):
     """Credits `amount` paise to the user's wallet as an adjustment; returns the wallet."""
-    services.credit(
-        user=user,
-        amount=amount,
-        kind=EntryKind.ADJUSTMENT,
-        idempotency_key=key or f"test-fund:{uuid.uuid4()}",
-        source=AccountKind.PLATFORM_ADJUSTMENTS,
-    )
+    credit(user=user, amount=amount, idempotency_key=key or keys.adjustment("test", keys.unique()))
     return services.wallet_for(user=user)
 
 

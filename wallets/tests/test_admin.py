@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from wallets import services
 from wallets.models import Payment, Refund
+from wallets.tests import factories as ledger
 from wallets.tests.factories import fund, paid_payment
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_the_books_cannot_be_edited_from_the_admin(operator, client_user):
 def test_explain_lists_the_entries_with_running_totals(operator, client_user):
     fund(client_user, 700)
     fund(client_user, 300)
-    services.debit(user=client_user, amount=250, kind="adjustment", idempotency_key="d")
+    ledger.debit(user=client_user, amount=250, kind="adjustment", idempotency_key="d")
     wallet = services.wallet_for(user=client_user)
     response = operator.get(reverse("admin:wallets_account_explain", args=[wallet.id]))
     assert response.status_code == 200

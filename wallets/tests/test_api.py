@@ -8,6 +8,7 @@ from accounts.tests.factories import AdminFactory, ClientFactory, ConsultantUser
 from wallets import payments, services
 from wallets.gateway import LocalGateway, payment_signature
 from wallets.models import EntryKind, Payment, Refund
+from wallets.tests import factories as ledger
 from wallets.tests.factories import fund, paid_payment, webhook_body, webhook_headers
 
 pytestmark = pytest.mark.django_db
@@ -263,7 +264,7 @@ def recharge_for(user, amount=30_000) -> str:
 
 def test_transactions_list_the_users_entries_newest_first(as_client, client_user):
     paid_payment(client_user, 10_000)
-    services.debit(user=client_user, amount=3000, kind=EntryKind.ADJUSTMENT, idempotency_key="d")
+    ledger.debit(user=client_user, amount=3000, kind=EntryKind.ADJUSTMENT, idempotency_key="d")
     fund(ClientFactory(), 999)  # someone else's
     response = as_client.get("/api/v1/wallet/transactions")
     assert response.status_code == 200
@@ -376,9 +377,7 @@ def test_a_refund_cannot_exceed_the_payment(as_admin, client_user):
 
 def test_a_refund_needs_the_money_still_in_the_wallet(as_admin, client_user):
     payment = paid_payment(client_user, 10_000)
-    services.debit(
-        user=client_user, amount=9000, kind=EntryKind.ADJUSTMENT, idempotency_key="spent"
-    )
+    ledger.debit(user=client_user, amount=9000, kind=EntryKind.ADJUSTMENT, idempotency_key="spent")
     response = refund(as_admin, payment, 5000)
     assert response.status_code == 402
     assert response.json()["code"] == "insufficient_balance"

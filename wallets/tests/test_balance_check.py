@@ -11,6 +11,7 @@ from accounts.tests.factories import ClientFactory
 from wallets import services
 from wallets.models import AccountKind, LedgerEntry, LedgerTransaction
 from wallets.reconcile import check_ledger
+from wallets.tests import factories as ledger
 from wallets.tests.factories import fund
 
 pytestmark = [
@@ -106,6 +107,6 @@ def test_an_entry_added_to_a_committed_transaction_is_refused(accounts):
 def test_a_batch_posted_by_the_services_passes_the_check(accounts):
     client = ClientFactory()
     fund(client, 10_000)
-    services.debit(user=client, amount=2_500, kind="adjustment", idempotency_key="d")
+    ledger.debit(user=client, amount=2_500, kind="adjustment", idempotency_key="d")
     assert services.wallet_for(user=client).balance == 7_500
     assert check_ledger().clean

@@ -13,6 +13,7 @@ from wallets.errors import InsufficientFunds
 from wallets.gateway import LocalGateway
 from wallets.models import EntryKind, LedgerEntry, Payment
 from wallets.reconcile import check_ledger
+from wallets.tests import factories as ledger
 from wallets.tests.factories import fund, webhook_body, webhook_headers
 
 pytestmark = [
@@ -27,7 +28,7 @@ def test_200_concurrent_debits_of_1000_against_100000_let_exactly_100_through():
 
     def attempt(n):
         try:
-            services.debit(
+            ledger.debit(
                 user=user, amount=1000, kind=EntryKind.ADJUSTMENT, idempotency_key=f"debit:{n}"
             )
             return "ok"

@@ -12,6 +12,7 @@ from config.errors import ApiError
 from wallets import payments, services
 from wallets.models import Account, EntryKind, Hold, HoldStatus
 from wallets.reconcile import check_ledger
+from wallets.tests import factories as ledger
 from wallets.tests.factories import paid_payment
 
 amounts = st.integers(min_value=1, max_value=30_000)
@@ -45,7 +46,7 @@ class Books(RuleBasedStateMachine):
     @rule(who=st.integers(0, 1), amount=amounts)
     def credit(self, who, amount):
         user = self.clients[who]
-        services.credit(
+        ledger.credit(
             user=user, amount=amount, kind=EntryKind.ADJUSTMENT, idempotency_key=self.key("c")
         )
         self.model[user.id] += amount
@@ -55,7 +56,7 @@ class Books(RuleBasedStateMachine):
         user = self.clients[who]
         wallet = services.wallet_for(user=user)
         try:
-            services.debit(
+            ledger.debit(
                 user=user, amount=amount, kind=EntryKind.ADJUSTMENT, idempotency_key=self.key("d")
             )
             self.model[user.id] -= amount
@@ -68,7 +69,7 @@ class Books(RuleBasedStateMachine):
         user = self.clients[who]
         hold = Hold.objects.filter(account__user=user, status=HoldStatus.OPEN).first()
         try:
-            services.transfer(
+            ledger.transfer(
                 from_user=user,
                 to_user=self.consultant,
                 amount=amount,

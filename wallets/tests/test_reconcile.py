@@ -9,6 +9,7 @@ from accounts.tests.factories import ClientFactory, ConsultantUserFactory
 from wallets import payments, services
 from wallets.gateway import LocalGateway
 from wallets.models import Account, AccountKind, Payment
+from wallets.tests import factories as ledger
 from wallets.tests.factories import fund, paid_payment
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def reconcile(*args):
 def some_books():
     client, consultant = ClientFactory(), ConsultantUserFactory()
     payment = paid_payment(client, 50_000)
-    services.transfer(
+    ledger.transfer(
         from_user=client,
         to_user=consultant,
         amount=12_345,
@@ -88,12 +89,13 @@ def test_a_payment_marked_captured_without_a_credit_is_a_violation():
 def test_revenue_that_is_not_commission_is_a_violation():
     client = ClientFactory()
     fund(client, 1000)
-    services.credit(
-        user=client,
-        amount=10,
+    services.post_transaction(
         kind="adjustment",
+        legs=[
+            services.Leg(services.system_account(AccountKind.PLATFORM_REVENUE), -10),
+            services.Leg(services.wallet_for(user=client), 10),
+        ],
         idempotency_key="odd",
-        source=AccountKind.PLATFORM_REVENUE,
     )
     code, _, err = reconcile()
     assert code == 1
