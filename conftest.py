@@ -75,3 +75,29 @@ def _books_balance_after_every_test(request):
 
 # Browser tests (Playwright + a live ASGI server): web/testing.py.
 pytest_plugins = ["web.testing"]
+
+
+@pytest.fixture(autouse=True)
+def _python_clock(request):
+    """The platform's clock is the database's (config/clock.py); time_machine moves Python's.
+    Tests follow Python's clock unless marked `database_clock`."""
+    if request.node.get_closest_marker("database_clock"):
+        yield
+        return
+    from config import clock
+
+    with clock.use_python_clock():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _participants_connected_at_acceptance(request, monkeypatch):
+    """A participant without a live socket when a consultation is accepted counts as gone from
+    that moment (CONTRACT.md). Most tests accept through the services with no socket and are
+    about something else: there both count as connected. Tests of the presence rules are
+    marked `real_presence`."""
+    if request.node.get_closest_marker("real_presence"):
+        return
+    from consultations import presence
+
+    monkeypatch.setattr(presence, "connected_at_acceptance", lambda user_ids: set(user_ids))

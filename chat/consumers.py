@@ -42,6 +42,7 @@ from chat.middleware import authenticate_token
 from config import logs
 from config.errors import ApiError
 from config.events import consultation_group, user_group
+from consultations import presence
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(remaining)
 
     async def heartbeat(self) -> None:
-        period = settings.WS_PRESENCE_TTL_SECONDS / 3
+        period = presence.heartbeat_seconds()  # a live socket is never quieter than this
         # Spread over the period: sockets that connected together (after a deploy) would
         # otherwise beat together and queue every message behind their Redis calls.
         await asyncio.sleep(random.uniform(0, period))

@@ -1,68 +1,82 @@
-"""The billing engine: exact per-second charges over locked consultations, in batches.
+"""The billing engine: the rules of a charge written once, and one place that applies them.
 
-The arithmetic, written once
-----------------------------
+The rules (`plan_charge`, pure: plain values in, a `Plan` out)
+--------------------------------------------------------------
 * After `s` billed seconds a client has paid `total_for(rate, s) = floor(rate * s / 60)` paise
   in total (integers only). A charge is that total minus what was charged before, so a late,
   missed or repeated tick leaves the total right, and a repeat charges nothing.
 * The platform's share is cumulative too: after a charge the consultation's commission is
-  `commission_for(total)` (`wallets.services.commission_for`, the one rounding rule: rounded
-  down, the consultant keeps the fraction), and the charge's commission leg is the difference.
-  So per consultation `commission_amount = commission_for(total_amount)` and
-  `consultant_amount = total_amount - commission_amount`, to the paisa, whatever the ticks.
+  `commission_for(total, percent)` with the consultation's own percentage (fixed when it was
+  created; `wallets.services.commission_for` is the one rounding rule: down, the consultant
+  keeps the fraction), and the charge's commission leg is the difference.
 * Billable seconds: `floor(now - started_at - paused - running pause)`, where a pause is time
-  after the consultant's socket has been gone for `PRESENCE_GRACE_SECONDS`.
+  after the consultant's socket has been gone for `PRESENCE_GRACE_SECONDS` (CONTRACT.md).
 * Money runs out: the largest affordable `s` is `(60 * (total + funds + 1) - 1) // rate`, where
   funds is the client's available balance plus what the consultation's own hold still
-  reserves. If the target second is past it, the consultation is billed up to that second and
-  force-ended with `insufficient_balance` in the same transaction; a balance never goes below
-  zero (and the database's `wallet_balance_non_negative` would refuse it anyway).
+  reserves. Once the billable seconds reach it, the consultation is billed up to that second
+  and force-ended with `insufficient_balance`; a balance never goes below zero (and the
+  database's `wallet_balance_non_negative` would refuse it anyway).
+* A side gone past `DISCONNECT_TIMEOUT_SECONDS` ends it (`consultant_disconnected`,
+  `client_disconnected`); a booked consultation is never charged and ends at its `ends_at`
+  (`booking_over`).
+* `ends_at` is the next moment the consultation must end if nothing changes: the second the
+  money runs out (were the running pause to stop now), a side's disconnect timeout, a booking's
+  end. The sweep every second (`services.end_due_consultations`) bills and ends what is due.
+* `now` is never earlier than `last_billed_at`: a tick that took its time from a moment before
+  another worker billed the row bills nothing and moves nothing back.
 
-Locking: the caller has the consultation rows locked (`select_for_update`). `settle` then locks
-every wallet of the batch plus platform revenue at once, in id order (`lock_accounts`), sizes
-each charge from the locked balances and posts the whole batch with `post_transactions_batch`,
-which writes each account once: the platform revenue row once per batch, not per charge.
+Applying plans (`bill_rows`, the one applier, both databases)
+--------------------------------------------------------------
+The caller has the consultation rows locked (`select_for_update`) and passes them as tuples of
+`TICK_FIELDS`. `bill_rows` locks every wallet of the batch plus platform revenue in one
+statement, in id order (`lock_wallets`), then the open holds, plans every row from the locked
+balances, posts the charges with `post_locked_batch` (each account written once: platform
+revenue once per batch) and writes the rows' billing state in one statement. On PostgreSQL
+those statements take arrays (a fixed number of statements per batch: bench/BILLING.md); on
+SQLite (the embedded mode) the ORM writes the same rows.
 
-The tick on PostgreSQL: `bill_batch_postgres` does what `settle` does for a batch of due rows,
-with the same arithmetic and the same locks in the same order, but over tuples and arrays (no
-model instance on the hot path, a fixed number of statements per batch: bench/BILLING.md).
-`settle` stays the one path for SQLite (the embedded mode) and for ending one consultation.
+One consultation that cannot be billed (a bug, a constraint) never stops the others: planning
+is per row, and the writes run in a savepoint; if they fail, the batch is split in halves, each
+retried in its own savepoint, down to the one row that fails, which is set aside (rolled back,
+logged with its id, counted in `set_aside_total`) while the rest are billed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
+from config import metrics
 from config.events import announce_many, user_group
 from consultations.models import Consultation, EndReason, Kind, Status
 from wallets import keys
-from wallets.models import AccountKind, EntryKind, Hold, HoldStatus
+from wallets.models import AccountKind, EntryKind
 from wallets.services import (
     Leg,
+    LockedAccount,
+    LockedHold,
     Posting,
     array_cursor,
     commission_for,
-    lock_accounts,
     lock_open_holds,
     lock_wallets,
     post_locked_batch,
-    post_transactions_batch,
-    system_account,
-    wallet_for,
 )
 
 logger = logging.getLogger(__name__)
 
 ONE_SECOND = timedelta(seconds=1)
+NO_TIME = timedelta(0)
 BALANCE_LOW_SECONDS = 120
 
 
-# --- Arithmetic -------------------------------------------------------------------------------
+# --- The rules, over plain values ---------------------------------------------------------------
 
 
 def total_for(*, rate_per_minute: int, seconds: int) -> int:
@@ -75,289 +89,166 @@ def affordable_seconds(*, rate_per_minute: int, budget: int) -> int:
     return (60 * (budget + 1) - 1) // rate_per_minute
 
 
-def _grace() -> timedelta:
+def grace() -> timedelta:
     return timedelta(seconds=settings.PRESENCE_GRACE_SECONDS)
 
 
-def _timeout() -> timedelta:
+def timeout() -> timedelta:
     return timedelta(seconds=settings.DISCONNECT_TIMEOUT_SECONDS)
 
 
 def pause_since(started_at, absent_since, now: datetime, grace: timedelta) -> timedelta:
     """Unbilled time of the consultant's current absence (past the grace), up to `now`."""
     if absent_since is None or started_at is None:
-        return timedelta(0)
-    return max(timedelta(0), now - max(absent_since + grace, started_at))
+        return NO_TIME
+    return max(NO_TIME, now - max(absent_since + grace, started_at))
 
 
 def billable(started_at, paused, absent_since, now: datetime, grace: timedelta) -> int:
-    """Whole seconds both sides have been there since acceptance, up to `now`: the rule over
-    plain values, shared by the ORM path and the set-based batch."""
+    """Whole billable seconds since acceptance, up to `now`."""
     if started_at is None:
         return 0
     elapsed = now - started_at - paused - pause_since(started_at, absent_since, now, grace)
     return max(0, elapsed // ONE_SECOND)
 
 
-def gone_too_long(absent_since, started_at, now: datetime, timeout: timedelta) -> bool:
-    return absent_since is not None and now - max(absent_since, started_at or now) >= timeout
+def gone_at(absent_since, started_at, timeout: timedelta) -> datetime | None:
+    """When a side absent since `absent_since` has been gone too long (None: it is there)."""
+    if absent_since is None:
+        return None
+    return max(absent_since, started_at or absent_since) + timeout
+
+
+@dataclass(slots=True)
+class Plan:
+    """What billing one consultation at `billed_at` does."""
+
+    seconds: int  # billed seconds after it
+    total: int  # paise charged in total after it
+    charge: int  # paise charged now (>= 0)
+    commission: int  # the platform's part of `charge`
+    end_reason: str | None  # the engine's own reason to end it now, if any
+    remaining_seconds: int  # seconds the client's funds still pay for after it
+    ends_at: datetime | None  # the next moment it must end if nothing changes
+    billed_at: datetime  # its new `last_billed_at` (never earlier than the old one)
+
+
+def plan_charge(
+    *,
+    kind: str,
+    rate: int,
+    percent: int,
+    started_at: datetime,
+    paused: timedelta,
+    consultant_absent_since: datetime | None,
+    client_absent_since: datetime | None,
+    billed_seconds: int,
+    total_amount: int,
+    commission_amount: int,
+    last_billed_at: datetime | None,
+    ends_at: datetime | None,
+    funds: int,
+    now: datetime,
+    grace: timedelta,
+    timeout: timedelta,
+) -> Plan:
+    """THE billing rules (see the module's docstring), for one consultation at `now`, from
+    plain values: the ORM's and the tuples' alike."""
+    if last_billed_at is not None and now < last_billed_at:
+        now = last_billed_at  # another worker billed it later than our `now`: nothing to do
+    if kind == Kind.BOOKED:  # prepaid: never charged here, ends on schedule
+        due = ends_at is not None and ends_at <= now
+        return Plan(
+            billed_seconds,
+            total_amount,
+            0,
+            0,
+            EndReason.BOOKING_OVER if due else None,
+            0,
+            ends_at,
+            now,
+        )
+    last_second = affordable_seconds(rate_per_minute=rate, budget=total_amount + funds)
+    pause = pause_since(started_at, consultant_absent_since, now, grace)
+    elapsed = now - started_at - paused - pause
+    target = max(max(0, elapsed // ONE_SECOND), billed_seconds)
+    consultant_gone = gone_at(consultant_absent_since, started_at, timeout)
+    client_gone = gone_at(client_absent_since, started_at, timeout)
+    reason = None
+    if consultant_gone is not None and consultant_gone <= now:
+        reason = EndReason.CONSULTANT_DISCONNECTED
+    elif client_gone is not None and client_gone <= now:
+        reason = EndReason.CLIENT_DISCONNECTED
+    if target >= last_second:
+        target = last_second  # billed up to the second the money lasts, and no further
+        reason = EndReason.INSUFFICIENT_BALANCE
+    total = total_for(rate_per_minute=rate, seconds=target)
+    commission = commission_for(total, percent=percent) - commission_amount
+    if reason is not None:
+        return Plan(target, total, total - total_amount, commission, reason, 0, None, now)
+    # The money runs out `last_second` billable seconds after the start, were the running pause
+    # to stop now (if it goes on, the sweep finds nothing to end and looks again later).
+    next_end = started_at + paused + pause + timedelta(seconds=last_second)
+    for moment in (consultant_gone, client_gone):
+        if moment is not None and moment < next_end:
+            next_end = moment
+    return Plan(
+        target,
+        total,
+        total - total_amount,
+        commission,
+        None,
+        last_second - target,
+        next_end,
+        now,
+    )
+
+
+def plan_for(consultation: Consultation, *, funds: int, now: datetime) -> Plan:
+    """`plan_charge` for a model instance (accepting, tests)."""
+    c = consultation
+    return plan_charge(
+        kind=c.kind,
+        rate=c.rate_per_minute,
+        percent=c.commission_percent,
+        started_at=c.started_at,
+        paused=c.paused,
+        consultant_absent_since=c.consultant_absent_since,
+        client_absent_since=c.client_absent_since,
+        billed_seconds=c.billed_seconds,
+        total_amount=c.total_amount,
+        commission_amount=c.commission_amount,
+        last_billed_at=c.last_billed_at,
+        ends_at=c.ends_at,
+        funds=funds,
+        now=now,
+        grace=grace(),
+        timeout=timeout(),
+    )
 
 
 def running_pause(consultation: Consultation, now: datetime) -> timedelta:
-    return pause_since(consultation.started_at, consultation.consultant_absent_since, now, _grace())
-
-
-def billable_seconds(consultation: Consultation, now: datetime) -> int:
-    c = consultation
-    return billable(c.started_at, c.paused, c.consultant_absent_since, now, _grace())
-
-
-def disconnect_reason(consultation: Consultation, now: datetime) -> str | None:
-    """`consultant_disconnected` / `client_disconnected` once a side has been gone too long."""
-    c, timeout = consultation, _timeout()
-    if gone_too_long(c.consultant_absent_since, c.started_at, now, timeout):
-        return EndReason.CONSULTANT_DISCONNECTED
-    if gone_too_long(c.client_absent_since, c.started_at, now, timeout):
-        return EndReason.CLIENT_DISCONNECTED
-    return None
-
-
-# --- Settling a batch -------------------------------------------------------------------------
-
-
-@dataclass
-class Ending:
-    """How a consultation should end once its final charge is settled."""
-
-    status: str
-    reason: str
-    actor_id: object = None
-
-
-@dataclass
-class Settled:
-    consultation: Consultation
-    charged: int  # paise charged now
-    client_balance: int  # the client's wallet balance afterwards
-    remaining_seconds: int  # seconds the client's funds still pay for
+    return pause_since(consultation.started_at, consultation.consultant_absent_since, now, grace())
 
 
 def consultant_user_id(consultation: Consultation):
-    """The consultant's user id: annotated by the tick's query (no profile row loaded), else
-    read from the profile."""
+    """The consultant's user id: annotated by a query (no profile row loaded), else read from
+    the profile."""
     annotated = getattr(consultation, "consultant_user_id", None)
     return annotated if annotated is not None else consultation.consultant.user_id
 
 
-def settle(
-    rows: list[Consultation],
-    *,
-    now: datetime,
-    endings: dict | None = None,
-    announce_ticks: bool = True,
-) -> list[Settled]:
-    """Bills every locked active row up to `now`, ends what must end, writes it all.
+# --- Applying plans ------------------------------------------------------------------------------
 
-    Must run inside a transaction with `rows` locked. `endings` maps a consultation id to the
-    `Ending` its caller asks for (a participant or an admin ending it); the engine adds its own
-    (`insufficient_balance`, `consultant_disconnected`, `client_disconnected`, and
-    `booking_over` for a booked row whose `ends_at` has come). Rows that end get their final
-    status, `end_reason` and `ended_at`, written with the billing state; the caller closes them
-    (`services.close_consultations`). Announces `billing_tick` and `balance_low` after commit.
-    A booked row is never charged.
-    """
-    if not rows:
-        return []
-    endings = dict(endings or {})
-    platform = system_account(AccountKind.PLATFORM_REVENUE)
-    wallet_ids = _wallet_ids(rows)
-    locked = lock_accounts([platform.id, *wallet_ids.values()])
-    hold_ids = [row.hold_id for row in rows if row.hold_id is not None]
-    # The wallets are locked, so the holds on them cannot move under us.
-    holds = (
-        {h.id: h for h in Hold.objects.filter(id__in=hold_ids, status=HoldStatus.OPEN)}
-        if hold_ids
-        else {}
-    )
-
-    postings: list[Posting] = []
-    settled: list[Settled] = []
-    for row in rows:
-        client_wallet = locked[wallet_ids[row.client_id]]
-        consultant_wallet = locked[wallet_ids[consultant_user_id(row)]]
-        if row.kind == Kind.BOOKED:  # prepaid: never charged here, ends on schedule
-            if row.id not in endings and row.ends_at is not None and row.ends_at <= now:
-                endings[row.id] = Ending(Status.ENDED, EndReason.BOOKING_OVER)
-            row.last_billed_at = now
-            settled.append(Settled(row, 0, client_wallet.balance, 0))
-            continue
-        own_hold = holds.get(row.hold_id)
-        funds = client_wallet.balance - client_wallet.held + (own_hold.remaining if own_hold else 0)
-        last_second = affordable_seconds(
-            rate_per_minute=row.rate_per_minute, budget=row.total_amount + funds
-        )
-        target = max(billable_seconds(row, now), row.billed_seconds)
-        reason = disconnect_reason(row, now)
-        if target > last_second:
-            target = last_second  # billed up to the second the money lasts
-            reason = EndReason.INSUFFICIENT_BALANCE
-        if reason is not None and row.id not in endings:  # a caller's own ending stands
-            endings[row.id] = Ending(Status.FORCE_ENDED, reason)
-
-        total = total_for(rate_per_minute=row.rate_per_minute, seconds=target)
-        charge = total - row.total_amount
-        commission = commission_for(total, percent=row.commission_percent) - row.commission_amount
-        if charge > 0:
-            legs = [Leg(client_wallet, -charge, EntryKind.CONSULTATION_CHARGE)]
-            if charge - commission:
-                legs.append(
-                    Leg(consultant_wallet, charge - commission, EntryKind.CONSULTATION_EARNING)
-                )
-            if commission:
-                legs.append(Leg(locked[platform.id], commission, EntryKind.COMMISSION))
-            postings.append(
-                Posting(
-                    kind=EntryKind.CONSULTATION_CHARGE,
-                    legs=legs,
-                    idempotency_key=keys.consultation_charge(row.id, target),
-                    reference_type="consultation",
-                    reference_id=str(row.id),
-                    description=f"{row.channel} consultation, {target} s billed",
-                    consume_hold=own_hold if own_hold and own_hold.remaining else None,
-                )
-            )
-            row.commission_amount += commission
-            row.consultant_amount += charge - commission
-            row.total_amount = total
-        row.billed_seconds = target
-        row.last_billed_at = now
-        settled.append(
-            Settled(
-                consultation=row,
-                charged=max(charge, 0),
-                client_balance=client_wallet.balance - max(charge, 0),
-                remaining_seconds=max(0, last_second - target),
-            )
-        )
-
-    # One posting per charge, one write per account for the whole batch.
-    post_transactions_batch(postings=postings)
-
-    ended = [s for s in settled if s.consultation.id in endings]
-    for item in ended:
-        ending = endings[item.consultation.id]
-        row = item.consultation
-        row.status = ending.status
-        row.end_reason = ending.reason
-        row.ended_at = now
-        item.remaining_seconds = 0
-    frames: list[tuple[str, dict]] = []
-    for item in settled:
-        row = item.consultation
-        if (
-            row.status == Status.ACTIVE
-            and row.kind == Kind.INSTANT
-            and not row.balance_low_sent
-            and item.remaining_seconds < BALANCE_LOW_SECONDS
-        ):
-            row.balance_low_sent = True
-            frames.append(
-                (
-                    user_group(row.client_id),
-                    {
-                        "type": "balance_low",
-                        "session_id": str(row.id),
-                        "remaining_seconds": item.remaining_seconds,
-                    },
-                )
-            )
-
-    save_billing_state(rows, now=now)
-
-    if announce_ticks:
-        for item in settled:
-            if item.charged:
-                row = item.consultation
-                frame = {
-                    "type": "billing_tick",
-                    "session_id": str(row.id),
-                    "billed_seconds": row.billed_seconds,
-                    "total_amount": row.total_amount,
-                    "balance": item.client_balance,
-                    "remaining_seconds": item.remaining_seconds,
-                }
-                frames.append((user_group(row.client_id), frame))
-                frames.append((user_group(consultant_user_id(row)), frame))
-    # One send for the whole batch after commit (one event loop, concurrent group sends).
-    announce_many(frames)
-    return settled
-
-
-BILLING_FIELDS = [
-    ("billed_seconds", "bigint"),
-    ("total_amount", "bigint"),
-    ("commission_amount", "bigint"),
-    ("consultant_amount", "bigint"),
-    ("last_billed_at", "timestamptz"),
-    ("balance_low_sent", "boolean"),
-    ("status", "varchar"),
-    ("end_reason", "varchar"),
-    ("ended_at", "timestamptz"),
-]
-
-
-def save_billing_state(rows: list[Consultation], *, now: datetime) -> None:
-    """Writes the rows' billing fields in ONE statement.
-
-    On PostgreSQL an `UPDATE ... FROM UNNEST(arrays)`: one array per column, so the statement's
-    size and planning cost grow linearly (Django's `bulk_update` builds a `CASE WHEN` per row
-    and field, which costs seconds of Python at a few hundred rows).
-    """
-    for row in rows:
-        row.updated_at = now
-    if connection.vendor != "postgresql":
-        Consultation.objects.bulk_update(
-            rows, [name for name, _ in BILLING_FIELDS] + ["updated_at"]
-        )
-        return
-    table = Consultation._meta.db_table
-    columns = [("id", "uuid"), *BILLING_FIELDS]
-    unnest = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-    names = ", ".join(name for name, _ in columns)
-    assignments = ", ".join(f"{name} = v.{name}" for name, _ in BILLING_FIELDS)
-    # Every identifier here is a constant of this module; the values travel as parameters.
-    sql = (
-        f"UPDATE {table} AS c SET {assignments}, updated_at = %s "  # noqa: S608
-        f"FROM UNNEST({unnest}) AS v({names}) WHERE c.id = v.id"
-    )
-    params = [[getattr(row, name) for row in rows] for name, _ in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *params])
-
-
-def _wallet_ids(rows: list[Consultation]) -> dict:
-    """user id -> wallet (account) id for every client and consultant of `rows`."""
-    from wallets.models import Account
-
-    user_ids = {row.client_id for row in rows} | {consultant_user_id(row) for row in rows}
-    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "id"))
-    for user_id in user_ids - set(found):
-        # A consultant's first earning: the wallet is made here (its own savepoint).
-        from accounts.models import User
-
-        found[user_id] = wallet_for(user=User(id=user_id)).id
-    return found
-
-
-# --- The tick's batch on PostgreSQL: tuples and arrays, no model instances --------------------
-
-# What the tick reads of each locked row, in this order.
+# What the engine reads of each locked row, in this order.
 TICK_FIELDS = (
     "id",
     "client_id",
     "consultant__user_id",
     "channel",
+    "kind",
     "rate_per_minute",
+    "commission_percent",
     "started_at",
     "paused",
     "consultant_absent_since",
@@ -368,181 +259,324 @@ TICK_FIELDS = (
     "consultant_amount",
     "hold_id",
     "balance_low_sent",
-    "commission_percent",
+    "last_billed_at",
+    "ends_at",
 )
+
+# What it writes back, in this order (after `id`), with PostgreSQL's type for the arrays.
+BILLING_FIELDS = [
+    ("billed_seconds", "bigint"),
+    ("total_amount", "bigint"),
+    ("commission_amount", "bigint"),
+    ("consultant_amount", "bigint"),
+    ("last_billed_at", "timestamptz"),
+    ("balance_low_sent", "boolean"),
+    ("status", "varchar"),
+    ("end_reason", "varchar"),
+    ("ended_at", "timestamptz"),
+    ("ends_at", "timestamptz"),
+]
+
+# Consultations set aside (not billable: a bug, a constraint), by this process (tests read it;
+# /metrics has `consult_billing_set_aside`, for every process).
+set_aside_total: Counter[str] = Counter()
+
+
+def count_set_aside(consultation_id, error: BaseException) -> None:
+    set_aside_total["consultations"] += 1
+    metrics.billing_set_aside()
+    logger.error(
+        "billing: consultation %s set aside (not billed this time): %r",
+        consultation_id,
+        error,
+        exc_info=error,
+    )
 
 
 @dataclass
-class BatchReport:
-    billed: int  # consultations settled
+class Ending:
+    """How a caller (a participant, an admin) wants a consultation to end, after its final
+    charge is settled."""
+
+    status: str
+    reason: str
+    actor_id: object = None
+
+
+@dataclass
+class Billed:
+    """One row's outcome."""
+
+    consultation_id: object
+    charged: int  # paise charged now
+    client_balance: int  # the client's wallet balance afterwards
+    status: str  # active, or the final status it ended with
+    end_reason: str | None
+
+
+@dataclass
+class BillResult:
+    billed: list[Billed]
     charges: int  # postings written
-    last_id: object  # the batch's last consultation id (the next batch starts after it)
-    ended: dict  # consultation id -> end reason, for the rows that ended (written already)
+    ended: dict  # consultation id -> (status, end_reason) for the rows that ended
+    set_aside: list  # consultation ids not billed this time
 
 
-def bill_batch_postgres(
-    query, *, now: datetime, batch_size: int, announce_ticks: bool = True
-) -> BatchReport | None:
-    """One batch of the tick on PostgreSQL, inside the caller's (durable) transaction: `settle`
-    for the locked due rows of `query`, in a fixed number of statements.
-
-    Takes up to `batch_size` rows of `query` (in id order, `select_for_update(skip_locked)`) as
-    tuples, locks every wallet of the batch and platform revenue in one statement
-    (`wallets.services.lock_wallets`), then the open holds, sizes each charge in plain ints from
-    the locked balances exactly as `settle` does, posts the batch with
-    `wallets.services.post_locked_batch` (each account written once), writes the rows' billing
-    state in one `UPDATE ... FROM UNNEST` (with the final status of the rows that end; the
-    caller closes those). Frames go out after commit. None when nothing is due. Instant rows
-    only (the caller's query says so).
-    """
-    sql, params = query.values_list(*TICK_FIELDS)[:batch_size].query.sql_with_params()
+def read_locked_rows(query, *, limit: int | None = None) -> list[tuple]:
+    """The rows of `query` (a `select_for_update` queryset, in the caller's transaction) as
+    `TICK_FIELDS` tuples: on PostgreSQL read in binary (timestamps parsed in C)."""
+    rows = query.values_list(*TICK_FIELDS)
+    if limit is not None:
+        rows = rows[:limit]
+    if connection.vendor != "postgresql":
+        return list(rows)
+    sql, params = rows.query.sql_with_params()
     with array_cursor(binary_results=True) as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def bill_rows(
+    rows: list[tuple],
+    *,
+    now: datetime,
+    endings: dict | None = None,
+    announce_ticks: bool = True,
+    on_end: Callable[[dict], None] | None = None,
+) -> BillResult:
+    """Bills locked rows (`TICK_FIELDS` tuples) up to `now` and ends what must end.
+
+    Must run inside a transaction with the rows locked. `endings` maps a consultation id to the
+    `Ending` its caller asks for; the engine adds its own (`insufficient_balance`,
+    `consultant_disconnected`, `client_disconnected`, `booking_over`). A row that ends gets its
+    final status, `end_reason` and `ended_at` written with its billing state, and `on_end` is
+    called with `{id: Ending}` of those rows inside the same savepoint (the services close them
+    there: hold, consultant, audit, signal), so a row whose closing fails is set aside whole.
+    Announces `billing_tick` and `balance_low` after commit.
+    """
+    endings = dict(endings or {})
     if not rows:
-        return None
+        return BillResult([], 0, {}, [])
     user_ids = [row[1] for row in rows] + [row[2] for row in rows]
     wallets, system = lock_wallets(user_ids=user_ids, system_kinds=(AccountKind.PLATFORM_REVENUE,))
     platform = system[AccountKind.PLATFORM_REVENUE]
-    holds = lock_open_holds(row[13] for row in rows)
+    holds = lock_open_holds(row[15] for row in rows)
+    the_grace, the_timeout = grace(), timeout()
 
-    grace = _grace()
-    timeout = _timeout()
-    charge_kind = EntryKind.CONSULTATION_CHARGE
-    earning_kind = EntryKind.CONSULTATION_EARNING
-    commission_kind = EntryKind.COMMISSION
-    postings: list[Posting] = []
-    # The rows' new billing state, one list per column (BILLING_FIELDS' order).
-    ids, seconds, totals, commissions, consultant_amounts = [], [], [], [], []
-    lows, statuses, reasons, ended_ats = [], [], [], []
-    ticks: list[tuple] = []  # (row, seconds, total, client balance after, remaining seconds)
-    frames: list[tuple[str, dict]] = []
-    ended: dict = {}
+    items: list[_Item] = []
+    set_aside: list = []
     for row in rows:
-        (cid, client_id, consultant_uid, channel, rate, started_at, paused, k_absent, c_absent,
-         billed, total0, commission0, consultant0, hold_id, low_sent, percent) = row  # fmt: skip
-        client = wallets[client_id]
-        own_hold = holds.get(hold_id)
-        funds = client.balance - client.held + (own_hold.remaining if own_hold else 0)
-        last_second = affordable_seconds(rate_per_minute=rate, budget=total0 + funds)
-        target = max(billable(started_at, paused, k_absent, now, grace), billed)
-        reason = None
-        if gone_too_long(k_absent, started_at, now, timeout):
-            reason = EndReason.CONSULTANT_DISCONNECTED
-        elif gone_too_long(c_absent, started_at, now, timeout):
-            reason = EndReason.CLIENT_DISCONNECTED
-        if target > last_second:
-            target = last_second  # billed up to the second the money lasts
-            reason = EndReason.INSUFFICIENT_BALANCE
+        try:
+            items.append(
+                _plan_row(row, wallets, holds, platform, endings, now, the_grace, the_timeout)
+            )
+        except Exception as exc:  # noqa: BLE001 - one row must not stop the batch
+            count_set_aside(row[0], exc)
+            set_aside.append(row[0])
 
-        total = total_for(rate_per_minute=rate, seconds=target)
-        charge = total - total0
-        commission = commission_for(total, percent=percent) - commission0
-        if charge > 0:
-            legs = [Leg(client, -charge, charge_kind)]
-            if charge - commission:
-                legs.append(Leg(wallets[consultant_uid], charge - commission, earning_kind))
-            if commission:
-                legs.append(Leg(platform, commission, commission_kind))
-            postings.append(
-                Posting(
-                    kind=charge_kind,
-                    legs=legs,
-                    idempotency_key=keys.consultation_charge(cid, target),
-                    reference_type="consultation",
-                    reference_id=str(cid),
-                    description=f"{channel} consultation, {target} s billed",
-                    consume_hold=own_hold if own_hold and own_hold.remaining else None,
+    applied = _apply_isolating(items, wallets, platform, holds, now, on_end, set_aside)
+
+    frames: list[tuple[str, dict]] = []
+    billed: list[Billed] = []
+    ended: dict = {}
+    charges = 0
+    for item in applied:
+        row, plan = item.row, item.plan
+        billed.append(Billed(row[0], plan.charge, item.client_balance, item.status, item.reason))
+        if item.status != Status.ACTIVE:
+            ended[row[0]] = (item.status, item.reason)
+        if plan.charge:
+            charges += 1
+        if item.low_frame:
+            frames.append(
+                (
+                    user_group(row[1]),
+                    {
+                        "type": "balance_low",
+                        "session_id": str(row[0]),
+                        "remaining_seconds": plan.remaining_seconds,
+                    },
                 )
             )
-            commission0 += commission
-            consultant0 += charge - commission
-        else:
-            charge = 0
-        remaining = max(0, last_second - target)
-        if reason is not None:
-            ended[cid] = reason
-            remaining = 0
-            statuses.append(Status.FORCE_ENDED)
-            reasons.append(reason)
-            ended_ats.append(now)
-        else:
-            statuses.append(Status.ACTIVE)
-            reasons.append(None)
-            ended_ats.append(None)
-            if not low_sent and remaining < BALANCE_LOW_SECONDS:
-                low_sent = True
-                frames.append(
-                    (
-                        user_group(client_id),
-                        {
-                            "type": "balance_low",
-                            "session_id": str(cid),
-                            "remaining_seconds": remaining,
-                        },
-                    )
-                )
-        ids.append(cid)
-        seconds.append(target)
-        totals.append(total)
-        commissions.append(commission0)
-        consultant_amounts.append(consultant0)
-        lows.append(low_sent)
-        if charge:
-            ticks.append((row, target, total, client.balance - charge, remaining))
-
-    # One posting per charge, one write per account for the whole batch.
-    post_locked_batch(
-        postings=postings,
-        accounts=_by_id(wallets, platform),
-        holds=holds,
-        checked=True,  # built above from locked rows: two or three legs summing to zero
-    )
-    _write_billing_state(
-        [
-            ids,
-            seconds,
-            totals,
-            commissions,
-            consultant_amounts,
-            [now] * len(ids),
-            lows,
-            statuses,
-            reasons,
-            ended_ats,
-        ],  # fmt: skip
-        now=now,
-    )
-    if announce_ticks:
-        for row, target, total, balance, remaining in ticks:
+        if announce_ticks and plan.charge:
             frame = {
                 "type": "billing_tick",
                 "session_id": str(row[0]),
-                "billed_seconds": target,
-                "total_amount": total,
-                "balance": balance,
-                "remaining_seconds": remaining,
+                "billed_seconds": plan.seconds,
+                "total_amount": plan.total,
+                "balance": item.client_balance,
+                "remaining_seconds": 0 if item.status != Status.ACTIVE else plan.remaining_seconds,
             }
             frames.append((user_group(row[1]), frame))
             frames.append((user_group(row[2]), frame))
+    # One send for the whole batch after commit (one event loop, pipelined publishes).
     announce_many(frames)
-    return BatchReport(billed=len(rows), charges=len(postings), last_id=rows[-1][0], ended=ended)
+    return BillResult(billed, charges, ended, set_aside)
 
 
-def _by_id(wallets: dict, *more) -> dict:
-    accounts = {account.id: account for account in wallets.values()}
-    for account in more:
-        accounts[account.id] = account
-    return accounts
+@dataclass(slots=True)
+class _Item:
+    row: tuple
+    plan: Plan
+    posting: Posting | None
+    status: str
+    reason: str | None
+    ending: Ending | None
+    low_frame: bool
+    client_balance: int
 
 
-def _write_billing_state(columns: list[list], *, now: datetime) -> None:
-    """`save_billing_state` over column lists (`id` then BILLING_FIELDS' order)."""
+def _plan_row(row, wallets, holds, platform, endings, now, the_grace, the_timeout) -> _Item:
+    (cid, client_id, consultant_uid, channel, kind, rate, percent, started_at, paused,
+     k_absent, c_absent, billed, total0, commission0, consultant0, hold_id, low_sent,
+     last_billed_at, ends_at) = row  # fmt: skip
+    client = wallets[client_id]
+    own_hold = holds.get(hold_id)
+    funds = client.balance - client.held + (own_hold.remaining if own_hold else 0)
+    plan = plan_charge(
+        kind=kind,
+        rate=rate,
+        percent=percent,
+        started_at=started_at,
+        paused=paused,
+        consultant_absent_since=k_absent,
+        client_absent_since=c_absent,
+        billed_seconds=billed,
+        total_amount=total0,
+        commission_amount=commission0,
+        last_billed_at=last_billed_at,
+        ends_at=ends_at,
+        funds=funds,
+        now=now,
+        grace=the_grace,
+        timeout=the_timeout,
+    )
+    posting = None
+    if plan.charge > 0:
+        share = plan.charge - plan.commission
+        legs = [Leg(client, -plan.charge, EntryKind.CONSULTATION_CHARGE)]
+        if share:
+            legs.append(Leg(wallets[consultant_uid], share, EntryKind.CONSULTATION_EARNING))
+        if plan.commission:
+            legs.append(Leg(platform, plan.commission, EntryKind.COMMISSION))
+        posting = Posting(
+            kind=EntryKind.CONSULTATION_CHARGE,
+            legs=legs,
+            idempotency_key=keys.consultation_charge(cid, plan.seconds),
+            reference_type="consultation",
+            reference_id=str(cid),
+            description=f"{channel} consultation, {plan.seconds} s billed",
+            consume_hold=own_hold if own_hold and own_hold.remaining else None,
+        )
+    ending = endings.get(cid)  # a caller's own ending stands
+    if ending is None and plan.end_reason is not None:
+        status = Status.ENDED if plan.end_reason == EndReason.BOOKING_OVER else Status.FORCE_ENDED
+        ending = Ending(status, plan.end_reason)
+    status, reason = (ending.status, ending.reason) if ending else (Status.ACTIVE, None)
+    low_frame = (
+        status == Status.ACTIVE
+        and kind == Kind.INSTANT
+        and not low_sent
+        and plan.remaining_seconds < BALANCE_LOW_SECONDS
+    )
+    return _Item(row, plan, posting, status, reason, ending, low_frame, client.balance)
+
+
+def _snapshot(wallets: dict, platform: LockedAccount, holds: dict) -> tuple:
+    accounts = {a.id: (a.balance, a.held) for a in wallets.values()}
+    accounts[platform.id] = (platform.balance, platform.held)
+    return accounts, {h.id: h.remaining for h in holds.values()}
+
+
+def _restore(snapshot: tuple, wallets: dict, platform: LockedAccount, holds: dict) -> None:
+    accounts, remaining = snapshot
+    for account in [*wallets.values(), platform]:
+        account.balance, account.held = accounts[account.id]
+    for hold in holds.values():
+        hold.remaining = remaining[hold.id]
+
+
+def _apply_isolating(items, wallets, platform, holds, now, on_end, set_aside) -> list[_Item]:
+    """Applies `items` in a savepoint; on failure, halves and retries each half in its own, down
+    to the single rows that fail (set aside). Returns the items applied."""
+    if not items:
+        return []
+    snapshot = _snapshot(wallets, platform, holds)
+    try:
+        with transaction.atomic():
+            _apply(items, wallets, holds, now, on_end)
+        return items
+    except Exception as exc:  # noqa: BLE001 - isolate the row(s) that cannot be billed
+        _restore(snapshot, wallets, platform, holds)
+        if len(items) == 1:
+            count_set_aside(items[0].row[0], exc)
+            set_aside.append(items[0].row[0])
+            return []
+    middle = len(items) // 2
+    return _apply_isolating(
+        items[:middle], wallets, platform, holds, now, on_end, set_aside
+    ) + _apply_isolating(items[middle:], wallets, platform, holds, now, on_end, set_aside)
+
+
+def _apply(items: list[_Item], wallets, holds, now, on_end) -> None:
+    postings = [item.posting for item in items if item.posting is not None]
+    accounts = {a.id: a for a in wallets.values()}
+    for posting in postings:
+        for leg in posting.legs:
+            accounts[leg.account.id] = leg.account
+    # Built above from locked rows: two or three legs summing to zero, a key that cannot exist.
+    post_locked_batch(
+        postings=postings, accounts=accounts, holds=holds, now=now, checked=True, must_be_new=True
+    )
+    for item in items:
+        item.client_balance = wallets[item.row[1]].balance
+    columns: list[list] = [[] for _ in range(len(BILLING_FIELDS) + 1)]
+    for item in items:
+        row, plan = item.row, item.plan
+        finished = item.status != Status.ACTIVE
+        values = (
+            row[0],
+            plan.seconds,
+            plan.total,
+            row[13] + plan.commission,
+            row[14] + plan.charge - plan.commission,
+            plan.billed_at,
+            row[16] or item.low_frame,
+            item.status,
+            item.reason,
+            now if finished else None,
+            None if finished and row[4] == Kind.INSTANT else plan.ends_at,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    write_billing_state(columns, now=now)
+    ended = {item.row[0]: item.ending for item in items if item.status != Status.ACTIVE}
+    if ended and on_end is not None:
+        on_end(ended)
+
+
+def write_billing_state(columns: list[list], *, now: datetime) -> None:
+    """Writes the rows' billing fields (`id` then BILLING_FIELDS' order, one list per column) in
+    ONE statement on PostgreSQL: an `UPDATE ... FROM UNNEST(arrays)`, whose size and planning
+    cost grow linearly (Django's `bulk_update` builds a `CASE WHEN` per row and field).
+    `last_billed_at` only moves forward (GREATEST), whoever wrote it last."""
+    if connection.vendor != "postgresql":
+        names = [name for name, _ in BILLING_FIELDS]
+        # SQLite has one writer at a time, and `plan_charge` never moves `last_billed_at` back.
+        for values in zip(*columns, strict=True):
+            fields = dict(zip(names, values[1:], strict=True))
+            Consultation.objects.filter(id=values[0]).update(**fields, updated_at=now)
+        return
     table = Consultation._meta.db_table
     names = [("id", "uuid"), *BILLING_FIELDS]
     unnest = ", ".join(f"%b::{kind}[]" for _, kind in names)
     aliases = ", ".join(name for name, _ in names)
-    assignments = ", ".join(f"{name} = v.{name}" for name, _ in BILLING_FIELDS)
+    assignments = ", ".join(
+        "last_billed_at = GREATEST(c.last_billed_at, v.last_billed_at)"
+        if name == "last_billed_at"
+        else f"{name} = v.{name}"
+        for name, _ in BILLING_FIELDS
+    )
     # Every identifier here is a constant of this module; the values travel as parameters.
     sql = (
         f"UPDATE {table} AS c SET {assignments}, updated_at = %b "  # noqa: S608
@@ -551,3 +585,16 @@ def _write_billing_state(columns: list[list], *, now: datetime) -> None:
     )
     with array_cursor() as cursor:
         cursor.execute(sql, [now, *columns, columns[0]])
+
+
+__all__ = [
+    "BillResult",
+    "Ending",
+    "LockedHold",
+    "Plan",
+    "affordable_seconds",
+    "bill_rows",
+    "plan_charge",
+    "read_locked_rows",
+    "total_for",
+]

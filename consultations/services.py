@@ -34,20 +34,22 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
 from accounts.models import User
-from config import metrics
+from config import clock, metrics
 from config.errors import InvalidState, NotFound, PermissionDenied
 from config.events import announce, announce_many, user_group
 from consultants.errors import ConsultantNotVerified
 from consultants.models import ConsultantProfile
+from consultations import presence
 from consultations.billing import (
+    BillResult,
     Ending,
-    bill_batch_postgres,
+    bill_rows,
     consultant_user_id,
+    plan_for,
+    read_locked_rows,
     running_pause,
-    settle,
     total_for,
 )
 from consultations.errors import ChannelNotOffered, ClientBusy, ConsultantBusy, ConsultantOffline
@@ -131,7 +133,7 @@ def open_consultation(
             return existing
     elif booking_id is not None or ends_at is not None:
         raise ValueError("booking_id and ends_at belong to booked consultations")
-    now = now or timezone.now()
+    now = now or clock.now()
     profile = ConsultantProfile.objects.select_for_update().filter(id=consultant.id).first()
     if profile is None:
         raise NotFound("No such consultant.")
@@ -319,7 +321,7 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
         raise PermissionDenied("Only clients start consultations.")
     profile_id = _parse_id(consultant_id)
     consultant = ConsultantProfile.objects.filter(id=profile_id).first() if profile_id else None
-    rate = _check_consultant(consultant, channel, timezone.now())
+    rate = _check_consultant(consultant, channel, clock.now())
     _check_client(client, rate)
     assert consultant is not None
 
@@ -329,8 +331,8 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
         with try_lock(client_lock_name(client.id)) as client_free:
             if not client_free:
                 raise ClientBusy()
-            now = timezone.now()
             with transaction.atomic(durable=True):
+                now = clock.now()
                 locked = ConsultantProfile.objects.select_for_update().filter(id=consultant.id)
                 rate = _check_consultant(locked.first(), channel, now)
                 _check_client(client, rate)
@@ -390,12 +392,14 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
     """The consultant accepts a pending request: it becomes `active` and billing starts now.
 
     Locks the row, then (through `wallets.services.hold`) the client's wallet, reserving the
-    first tick's charge (or what is available, if less). 409 `invalid_state` unless pending and
-    still ringing. Announces `consultation_updated` to both after commit.
+    first tick's charge (or what is available, if less). A participant with no live socket is
+    recorded absent from this moment (CONTRACT.md: gone from acceptance). Sets `ends_at` to the
+    moment the client's funds run out. 409 `invalid_state` unless pending and still ringing.
+    Announces `consultation_updated` to both after commit.
     """
-    now = timezone.now()
     with transaction.atomic(durable=True):
         consultation = _locked(consultation_id)
+        now = clock.now()
         _require(consultation, actor, "consultant")
         if consultation.status != Status.PENDING:
             raise InvalidState(f"The consultation is {consultation.status}.")
@@ -414,8 +418,24 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
         consultation.status = Status.ACTIVE
         consultation.started_at = now
         consultation.last_billed_at = now
+        there = presence.connected_at_acceptance([consultation.client_id, actor.id])
+        if consultation.client_id not in there:
+            consultation.client_absent_since = now
+        if actor.id not in there:
+            consultation.consultant_absent_since = now
+        funds = wallet_for(user=consultation.client).available + amount
+        consultation.ends_at = plan_for(consultation, funds=funds, now=now).ends_at
         consultation.save(
-            update_fields=["status", "started_at", "last_billed_at", "hold", "updated_at"]
+            update_fields=[
+                "status",
+                "started_at",
+                "last_billed_at",
+                "hold",
+                "client_absent_since",
+                "consultant_absent_since",
+                "ends_at",
+                "updated_at",
+            ]
         )
         _audit(consultation, Status.PENDING, Status.ACTIVE, actor=actor, reason="accepted", now=now)
         announce_many(update_frames(consultation))
@@ -425,9 +445,9 @@ def accept_consultation(*, consultation_id, actor: User) -> Consultation:
 def _close_request(
     consultation_id, *, actor: User | None, role: str | None, to: str
 ) -> Consultation:
-    now = timezone.now()
     with transaction.atomic(durable=True):
         consultation = _locked(consultation_id)
+        now = clock.now()
         if actor is not None and role is not None:
             _require(consultation, actor, role)
         if consultation.status != Status.PENDING:
@@ -464,9 +484,19 @@ class EndResult:
 
 
 def _end(consultation_id, *, ending_for) -> EndResult:
-    now = timezone.now()
+    # Who is still there, first: a participant whose socket died without a word is gone from
+    # their last heartbeat, not from whenever the tick would have noticed.
+    pk = _parse_id(consultation_id)
+    participants = (
+        Consultation.objects.filter(id=pk).values_list("client_id", "consultant__user_id").first()
+        if pk
+        else None
+    )
+    if participants:
+        presence.sweep_presence_safely(user_ids=participants)
     with transaction.atomic(durable=True):
         consultation = _locked(consultation_id)
+        now = clock.now()
         ending = ending_for(consultation)
         if consultation.status != Status.ACTIVE:
             raise InvalidState(
@@ -474,8 +504,12 @@ def _end(consultation_id, *, ending_for) -> EndResult:
                 if consultation.status == Status.PENDING
                 else f"The consultation is {consultation.status}."
             )
-        (settled,) = _settle_and_close([consultation], now=now, endings={consultation.id: ending})
-    return EndResult(consultation=consultation, remaining_balance=settled.client_balance)
+        rows = read_locked_rows(Consultation.objects.filter(id=consultation.id))
+        result = _bill_and_close(rows, now=now, endings={consultation.id: ending})
+        if result.set_aside:
+            raise RuntimeError(f"consultation {consultation.id} could not be billed")
+        consultation.refresh_from_db()
+    return EndResult(consultation=consultation, remaining_balance=result.billed[0].client_balance)
 
 
 def end_consultation(*, consultation_id, actor: User) -> EndResult:
@@ -511,20 +545,24 @@ def force_end_consultation(
     )
 
 
-def _settle_and_close(rows: list[Consultation], *, now: datetime, endings=None, **kwargs):
-    """Bills locked active rows up to `now` (`billing.settle`) and closes those that end."""
-    settled = settle(rows, now=now, endings=endings, **kwargs)
-    ended = [s.consultation for s in settled if s.consultation.status != Status.ACTIVE]
-    if ended:
-        endings = endings or {}
+def _bill_and_close(
+    rows: list[tuple], *, now: datetime, endings: dict | None = None, announce_ticks=True
+) -> BillResult:
+    """Bills locked rows (`billing.bill_rows`) and closes, in the same savepoint, those that
+    end (`close_consultations`)."""
+
+    def close(ended: dict) -> None:
         close_consultations(
-            ended,
+            Consultation.objects.annotate(consultant_user_id=F("consultant__user_id"))
+            .filter(id__in=list(ended))
+            .order_by("id"),
             now=now,
             from_status=Status.ACTIVE,
-            actors={cid: e.actor_id for cid, e in endings.items()},
+            actors={cid: ending.actor_id for cid, ending in ended.items()},
             saved=True,
         )
-    return settled
+
+    return bill_rows(rows, now=now, endings=endings, announce_ticks=announce_ticks, on_end=close)
 
 
 # --- Presence ---------------------------------------------------------------------------------
@@ -538,7 +576,7 @@ def record_presence(*, user_id, online: bool, at: datetime | None = None) -> Con
     unbilled part of the absence (past `PRESENCE_GRACE_SECONDS`) is added to `paused`, so the
     billing engine never bills it. Locks the consultation row.
     """
-    at = at or timezone.now()
+    at = at or clock.now()
     with transaction.atomic():
         consultation = (
             Consultation.objects.select_for_update(of=("self",))
@@ -564,6 +602,13 @@ def record_presence(*, user_id, online: bool, at: datetime | None = None) -> Con
             if getattr(consultation, field) is not None:
                 return consultation
             setattr(consultation, field, at)
+            if consultation.status == Status.ACTIVE:  # ends then unless they come back
+                gone_at = max(at, consultation.started_at) + timedelta(
+                    seconds=settings.DISCONNECT_TIMEOUT_SECONDS
+                )
+                if consultation.ends_at is None or gone_at < consultation.ends_at:
+                    consultation.ends_at = gone_at
+                    changed.append("ends_at")
         consultation.save(update_fields=[*changed, "updated_at"])
     return consultation
 
@@ -578,11 +623,12 @@ class TickReport:
     charges: int = 0  # postings written
     ended: int = 0
     batches: int = 0
+    set_aside: int = 0  # consultations that could not be billed (logged; billed next time)
 
 
 def expire_stale_requests(*, now: datetime | None = None, batch_size: int | None = None) -> int:
     """Pending requests past `RING_TIMEOUT_SECONDS` become `expired` (consultant freed)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
     cutoff = now - timedelta(seconds=settings.RING_TIMEOUT_SECONDS)
     expired = 0
@@ -610,28 +656,29 @@ def expire_stale_requests(*, now: datetime | None = None, batch_size: int | None
 
 def end_due_consultations(*, now: datetime | None = None, batch_size: int | None = None) -> int:
     """Active consultations whose `ends_at` has come: a booked one ends (`ended`,
-    `booking_over`), an instant one is billed up to `now` (and force-ended if its money ran out;
-    else its `ends_at` moves on). Rows taken `skip_locked` in id order, batches of
-    `BILLING_BATCH_SIZE`, each one durable transaction. Returns how many ended."""
-    now = now or timezone.now()
+    `booking_over`); an instant one is billed up to `now` and force-ended if its money ran out or
+    a side has been gone too long (else its `ends_at` moves on). Sweeps the participants'
+    presence first. Rows taken `skip_locked` in id order, `BILLING_BATCH_SIZE` at a time, each
+    batch one durable transaction. Returns how many ended."""
+    now = now or clock.now()
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    due = Consultation.objects.filter(status=Status.ACTIVE, ends_at__lte=now)
+    users = list(due.values_list("client_id", "consultant__user_id")[:batch_size])
+    if not users:
+        return 0
+    presence.sweep_presence_safely(now=now, user_ids={u for pair in users for u in pair})
     ended = 0
     after = None
     while True:
         with transaction.atomic(durable=True):
-            query = (
-                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
-                .annotate(consultant_user_id=F("consultant__user_id"))
-                .filter(status=Status.ACTIVE, ends_at__lte=now)
-            )
+            query = due.select_for_update(skip_locked=True, of=("self",))
             if after is not None:
                 query = query.filter(id__gt=after)
-            rows = list(query.order_by("id")[:batch_size])
+            rows = read_locked_rows(query.order_by("id"), limit=batch_size)
             if not rows:
                 return ended
-            settled = _settle_and_close(rows, now=now)
-            ended += sum(1 for s in settled if s.consultation.status != Status.ACTIVE)
-        after = rows[-1].id
+            ended += len(_bill_and_close(rows, now=now).ended)
+        after = rows[-1][0]
 
 
 @metrics.billing_tick
@@ -641,13 +688,16 @@ def bill_due_consultations(
     """The billing tick: expires stale requests, ends what is due to end, then bills every due
     active instant consultation.
 
-    `now` is taken once for the whole tick. Active instant rows not billed for half a tick or
-    more are due; they are taken in id order, `BILLING_BATCH_SIZE` at a time, each batch one
-    durable transaction with the rows locked `skip_locked` (another worker's rows are its own to
-    bill). A consultation whose funds or presence run out is force-ended in its batch's
-    transaction. Booked consultations are never billed here.
+    `now` (the database's clock) is taken once for the whole tick: the presence sweep that runs
+    before it (`tasks.bill_due_consultations`) judged who was there as of that moment, so no
+    batch bills past it. Active instant rows not billed for half a tick or more are due; they
+    are taken in id order, `BILLING_BATCH_SIZE` at a time, each batch one durable transaction
+    with the rows locked `skip_locked` (another worker's rows are its own to bill). A
+    consultation whose funds or presence run out is force-ended in its batch's transaction; one
+    that cannot be billed is set aside (`billing.bill_rows`). Booked consultations are never
+    billed here.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
     report = TickReport(expired=expire_stale_requests(now=now, batch_size=batch_size))
     report.ended += end_due_consultations(now=now, batch_size=batch_size)
@@ -660,49 +710,23 @@ def bill_due_consultations(
         | Q(client_absent_since__lte=gone_before)
     )
     after = None
-    set_based = connection.vendor == "postgresql"
     while True:
         with transaction.atomic(durable=True):
-            query = (
-                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
-                .annotate(consultant_user_id=F("consultant__user_id"))
-                .filter(due, status=Status.ACTIVE, kind=Kind.INSTANT)
+            query = Consultation.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+                due, status=Status.ACTIVE, kind=Kind.INSTANT
             )
             if after is not None:
                 query = query.filter(id__gt=after)
-            if set_based:  # tuples and arrays, a fixed number of statements per batch
-                batch = bill_batch_postgres(
-                    query.order_by("id"),
-                    now=now,
-                    batch_size=batch_size,
-                    announce_ticks=announce_ticks,
-                )
-                if batch is None:
-                    break
-                if batch.ended:
-                    close_consultations(
-                        Consultation.objects.annotate(consultant_user_id=F("consultant__user_id"))
-                        .filter(id__in=list(batch.ended))
-                        .order_by("id"),
-                        now=now,
-                        from_status=Status.ACTIVE,
-                        saved=True,
-                    )
-                after = batch.last_id
-                report.batches += 1
-                report.billed += batch.billed
-                report.charges += batch.charges
-                report.ended += len(batch.ended)
-                continue
-            rows = list(query.order_by("id")[:batch_size])
+            rows = read_locked_rows(query.order_by("id"), limit=batch_size)
             if not rows:
                 break
-            settled = _settle_and_close(rows, now=now, announce_ticks=announce_ticks)
-        after = rows[-1].id
+            result = _bill_and_close(rows, now=now, announce_ticks=announce_ticks)
+        after = rows[-1][0]
         report.batches += 1
-        report.billed += len(settled)
-        report.charges += sum(1 for s in settled if s.charged)
-        report.ended += sum(1 for s in settled if s.consultation.status != Status.ACTIVE)
+        report.billed += len(result.billed)
+        report.charges += result.charges
+        report.ended += len(result.ended)
+        report.set_aside += len(result.set_aside)
     return report
 
 

@@ -9,6 +9,7 @@ harmless too: `skip_locked` lets two ticks split the rows.
 from celery import shared_task
 from django.conf import settings
 
+from config import clock
 from consultations import services
 from consultations.presence import sweep_presence_safely
 
@@ -22,8 +23,11 @@ from consultations.presence import sweep_presence_safely
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
 def bill_due_consultations() -> dict:
-    sweep_presence_safely()
-    report = services.bill_due_consultations()
+    # One `now` (the database's clock) for the sweep and the tick: who was there is judged as
+    # of the moment billed up to.
+    now = clock.now()
+    sweep_presence_safely(now=now)
+    report = services.bill_due_consultations(now=now)
     return vars(report)
 
 
