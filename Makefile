@@ -89,6 +89,11 @@ screenshots: $(STAMP)
 		$(BIN)/python manage.py seed_demo >/dev/null && \
 		$(BIN)/python manage.py screenshots $(ARGS)'
 
+# Real processes killed and restarted on a PostgreSQL and a Redis of its own (README "Crashes,
+# proven"): daphne x2, Celery worker x2, beat; prints its table. Under 10 minutes.
+chaos: $(STAMP)
+	$(BIN)/python deploy/chaos/chaos.py $(CHAOS_ARGS)
+
 # promtool (from Debian's prometheus package, unpacked into .tools/: no service is installed or
 # started) for the alert rules' tests. Skipped quietly where apt-get is not there.
 tools:
