@@ -180,7 +180,10 @@ def test_every_setting_in_the_configmap_and_secret_is_one_the_platform_reads():
     keys -= {"PROMETHEUS_MULTIPROC_DIR"}  # read by prometheus-client itself
     for key in sorted(keys):
         assert f'"{key}"' in settings_source, f"{key} is not read by config/settings.py"
-    assert "DEBUG" in keys and by_kind("ConfigMap")["consult-config"]["data"]["DEBUG"] == "0"
+    data = by_kind("ConfigMap")["consult-config"]["data"]
+    assert data["DEBUG"] == "0"
+    # TLS ends at the ingress: without a trusted proxy the HTTPS redirect would loop.
+    assert data["TRUSTED_PROXY_COUNT"] == "1"
 
 
 def test_the_secret_template_holds_no_real_secret():
