@@ -708,12 +708,12 @@ def main() -> int:
             lambda: len(sockets.connected) == len(tokens), timeout=120, what="sockets after Redis"
         )
         recovered = time.monotonic() - restarted
-        from consultations.presence import State, presence_states
+        from consultations.presence import State, seen
 
         user_ids = list(users)
         wait_until(
-            lambda: all(s == State.ONLINE for s, _ in presence_states(user_ids).values()),
-            timeout=60, what="presence rebuilt",
+            lambda: all(s.state == State.ONLINE for s in seen(user_ids).values()),
+            timeout=60, every=0.5, what="presence rebuilt",
         )  # fmt: skip
         rebuilt = time.monotonic() - restarted
         time.sleep(3 * TICK)
