@@ -2,10 +2,10 @@
 
 from datetime import UTC
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
+from config.bodylimit import limit_for
 from config.errors import error_body
 
 
@@ -44,9 +44,7 @@ class ApiPathMiddleware:
             return JsonResponse(
                 error_body("invalid", "Content-Length is not a number."), status=400
             )
-        limit = settings.API_MAX_BODY_BYTES
-        if request.content_type == "multipart/form-data":
-            limit = settings.MAX_UPLOAD_BYTES + 64 * 1024
+        limit = limit_for(request.content_type)
         if length > limit:
             return JsonResponse(
                 error_body("payload_too_large", f"The request body exceeds {limit} bytes."),
