@@ -303,6 +303,9 @@ SPECTACULAR_SETTINGS = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Each consultant's documents: how many, and how many bytes in all.
+DOCUMENTS_MAX_COUNT = env_int("DOCUMENTS_MAX_COUNT", 20, minimum=1)
+DOCUMENTS_MAX_TOTAL_BYTES = env_int("DOCUMENTS_MAX_TOTAL_BYTES", 50 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # --- Payments ---------------------------------------------------------------------------------

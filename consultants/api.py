@@ -489,7 +489,8 @@ class MyDocumentsView(generics.ListAPIView):
         operation_id="consultants_me_documents_create",
         summary="Upload a document for verification",
         description=f"PDF, PNG or JPEG (read from the file itself), at most "
-        f"{settings.MAX_UPLOAD_BYTES} bytes.",
+        f"{settings.MAX_UPLOAD_BYTES} bytes; at most {settings.DOCUMENTS_MAX_COUNT} documents "
+        f"of {settings.DOCUMENTS_MAX_TOTAL_BYTES} bytes in all per consultant.",
         tags=["consultants"],
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
@@ -499,6 +500,7 @@ class MyDocumentsView(generics.ListAPIView):
                     400: "invalid",
                     401: "not_authenticated",
                     403: "permission_denied",
+                    409: "document_quota_exceeded",
                     413: "payload_too_large",
                 }
             ),

@@ -9,3 +9,9 @@ class ConsultantNotVerified(ApiError):
     status_code = 403
     code = "consultant_not_verified"
     default_detail = "Only a verified consultant can do this."
+
+
+class DocumentQuotaExceeded(ApiError):
+    status_code = 409
+    code = "document_quota_exceeded"
+    default_detail = "No room for another document: an operator can remove old ones."

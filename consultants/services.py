@@ -13,12 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
 from config.errors import PayloadTooLarge, PermissionDenied
-from consultants.errors import ConsultantNotVerified
+from consultants.errors import ConsultantNotVerified, DocumentQuotaExceeded
 from consultants.models import (
     RATE_FIELD,
     Category,
@@ -31,7 +32,6 @@ from consultants.models import (
 
 # What the profile's owner may change (rates are given as a whole `{chat, voice, video}`).
 EDITABLE_FIELDS = {"bio", "category", "specializations", "languages", "experience_years"}
-MAX_DOCUMENTS_PER_CONSULTANT = 20
 
 # Magic bytes -> (content type, file suffix). The client's own content type is never trusted.
 _SIGNATURES = [
@@ -184,7 +184,6 @@ def sniff_content_type(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-@transaction.atomic
 def add_document(
     *, profile: ConsultantProfile, kind: str, upload: UploadedFile
 ) -> ConsultantDocument:
@@ -193,6 +192,12 @@ def add_document(
     Size is capped by `MAX_UPLOAD_BYTES` (413 `payload_too_large`); the type is read from the
     file's own first bytes (PDF, PNG, JPEG), never from the client's claim. The stored name is
     random; the client's file name is kept only as a label.
+
+    Each consultant may keep `DOCUMENTS_MAX_COUNT` documents of `DOCUMENTS_MAX_TOTAL_BYTES` in
+    all (409 `document_quota_exceeded`), checked under the profile's row lock so concurrent
+    uploads cannot pass it together. The file is written inside the (outermost, durable)
+    transaction that records it; if that transaction fails, the file is removed: a rolled-back
+    upload leaves nothing on disk.
     """
     if upload.size is None or upload.size > settings.MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"A document may be at most {settings.MAX_UPLOAD_BYTES} bytes.")
@@ -203,21 +208,38 @@ def add_document(
     if sniffed is None:
         raise serializers.ValidationError({"file": ["Upload a PDF, PNG or JPEG file."]})
     content_type, suffix = sniffed
-    profile = ConsultantProfile.objects.select_for_update().get(pk=profile.pk)
-    if profile.documents.count() >= MAX_DOCUMENTS_PER_CONSULTANT:
-        raise serializers.ValidationError(
-            {"file": [f"At most {MAX_DOCUMENTS_PER_CONSULTANT} documents per consultant."]}
-        )
-    upload.seek(0)
+    written: list[str] = []
     document = ConsultantDocument(
-        profile=profile,
         kind=kind,
         original_name=(upload.name or "")[:255],
         content_type=content_type,
         size=upload.size,
     )
-    # If the transaction rolls back after this, an orphan file stays in private storage: it is
-    # never served, and an orphan is better than a row pointing at nothing.
-    document.file.save(f"document{suffix}", upload, save=False)
-    document.save()
+    try:
+        with transaction.atomic(durable=True):
+            profile = ConsultantProfile.objects.select_for_update().get(pk=profile.pk)
+            _check_document_quota(profile=profile, adding=upload.size)
+            document.profile = profile
+            upload.seek(0)
+            document.file.save(f"document{suffix}", upload, save=False)
+            written.append(document.file.name)
+            document.save()
+    except BaseException:
+        for name in written:
+            document.file.storage.delete(name)
+        raise
     return document
+
+
+def _check_document_quota(*, profile: ConsultantProfile, adding: int) -> None:
+    totals = profile.documents.aggregate(count=Count("id"), size=Sum("size"))
+    count, size = totals["count"], totals["size"] or 0
+    if count >= settings.DOCUMENTS_MAX_COUNT:
+        raise DocumentQuotaExceeded(
+            f"At most {settings.DOCUMENTS_MAX_COUNT} documents per consultant."
+        )
+    if size + adding > settings.DOCUMENTS_MAX_TOTAL_BYTES:
+        raise DocumentQuotaExceeded(
+            f"Documents may take at most {settings.DOCUMENTS_MAX_TOTAL_BYTES} bytes in all "
+            f"({size} used)."
+        )

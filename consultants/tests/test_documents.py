@@ -67,3 +67,45 @@ def test_a_consultant_lists_their_documents_without_links(as_consultant, private
         set(row) == {"id", "kind", "original_name", "content_type", "size", "uploaded_at"}
         for row in rows
     )
+
+
+# --- Quota, and nothing left behind (issue 10) -----------------------------------------------
+
+
+def stored_files(private_media) -> list:
+    return [path for path in private_media.rglob("*") if path.is_file()]
+
+
+def test_a_consultant_may_keep_so_many_documents(as_consultant, settings, private_media):
+    settings.DOCUMENTS_MAX_COUNT = 3
+    for _ in range(3):
+        assert upload(as_consultant, PDF).status_code == 201
+    response = upload(as_consultant, PDF)
+    assert response.status_code == 409
+    assert response.json()["code"] == "document_quota_exceeded"
+    assert ConsultantDocument.objects.count() == 3
+    assert len(stored_files(private_media)) == 3
+
+
+def test_a_consultant_may_keep_so_many_bytes(as_consultant, settings, private_media):
+    settings.DOCUMENTS_MAX_TOTAL_BYTES = 5000
+    big = PDF + b"0" * 2000  # 2,109 bytes
+    assert upload(as_consultant, big).status_code == 201
+    assert upload(as_consultant, big).status_code == 201
+    response = upload(as_consultant, big)  # 6,327 bytes in all
+    assert response.status_code == 409
+    assert response.json()["code"] == "document_quota_exceeded"
+    assert len(stored_files(private_media)) == 2
+    assert upload(as_consultant, PDF).status_code == 201  # a small one still fits
+
+
+def test_a_rolled_back_upload_leaves_no_file(as_consultant, private_media, monkeypatch):
+    from django.db import DatabaseError
+
+    def broken_save(self, *args, **kwargs):
+        raise DatabaseError("the insert failed after the file was written")
+
+    monkeypatch.setattr(ConsultantDocument, "save", broken_save)
+    with pytest.raises(DatabaseError):
+        upload(as_consultant, PDF)
+    assert stored_files(private_media) == []
