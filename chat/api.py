@@ -6,7 +6,9 @@ Choices the contract leaves open, made here:
   oldest message of the page; `previous` is always null (the history is read backwards).
 * A `before` that is not a message of this consultation is 400 `invalid`, not an empty page.
 * `rtc` answers participants only (an admin is not in the call); a chat consultation is 409
-  `channel_not_offered` whatever its status.
+  `channel_not_offered` whatever its status; a consultation that is no longer pending or active
+  (ended, declined, cancelled, expired) is 409 `invalid_state`: no TURN credentials for a call
+  that is over.
 """
 
 from datetime import UTC
@@ -23,8 +25,10 @@ from chat import selectors
 from chat.models import Message
 from chat.rtc import ice_config
 from chat.serializers import MessageSerializer
+from config.errors import InvalidState
 from config.schema import error_responses
 from consultations.errors import ChannelNotOffered
+from consultations.models import OPEN_STATUSES
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -100,13 +104,15 @@ class RtcView(APIView):
         summary="ICE servers for a voice or video consultation (its participants)",
         responses={
             200: RtcSerializer,
-            **error_responses({404: "not_found", 409: "channel_not_offered"}),
+            **error_responses({404: "not_found", 409: ["channel_not_offered", "invalid_state"]}),
         },
     )
     def get(self, request: Request, pk) -> Response:
         session = selectors.session_for(user_id=request.user.id, session_id=pk)
         if session.channel not in ("voice", "video"):
             raise ChannelNotOffered("Chat consultations have no call.", status=409)
+        if session.status not in OPEN_STATUSES:
+            raise InvalidState(f"The consultation is {session.status}: its call is over.")
         config = ice_config(user_id=request.user.id)
         return Response(
             RtcSerializer({"ice_servers": config.ice_servers, "expires_at": config.expires_at}).data

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, ClientFactory, sign_in
 from chat.tests.factories import MessageFactory
+from consultations.models import Consultation
 from consultations.tests.factories import ActiveConsultationFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +122,21 @@ def test_rtc_is_409_for_chat_and_404_for_anyone_else(api, session):
     for outsider in (ClientFactory(), AdminFactory()):
         response = sign_in(api, outsider).get(f"/api/v1/consultations/{voice.id}/rtc")
         assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("status", ["ended", "force_ended", "declined", "cancelled", "expired"])
+def test_rtc_gives_no_credentials_once_the_consultation_is_over(api, settings, status):
+    settings.TURN_URLS = ["turn:turn.example.com:3478"]
+    settings.TURN_SECRET = "s3cret"
+    voice = ActiveConsultationFactory(channel="voice")
+    Consultation.objects.filter(pk=voice.pk).update(status=status)
+    response = sign_in(api, voice.client).get(f"/api/v1/consultations/{voice.id}/rtc")
+    assert (response.status_code, response.json()["code"]) == (409, "invalid_state")
+    assert "credential" not in response.content.decode()
+
+
+def test_rtc_answers_a_pending_call_so_it_can_ring(api):
+    voice = ActiveConsultationFactory(channel="voice")
+    Consultation.objects.filter(pk=voice.pk).update(status="pending")
+    response = sign_in(api, voice.consultant.user).get(f"/api/v1/consultations/{voice.id}/rtc")
+    assert response.status_code == 200
