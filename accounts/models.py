@@ -113,6 +113,17 @@ class User(AbstractBaseUser, PermissionsMixin):
             end_sessions(user=self)
 
     @property
+    def public_name(self) -> str:
+        """The name strangers see (a review's author): the first name and the initial of the
+        last, "Asha Verma" -> "Asha V."; clients of health and legal consultants stay private."""
+        parts = self.name.split()
+        if not parts:
+            return ""
+        if len(parts) == 1:
+            return parts[0]
+        return f"{parts[0]} {parts[-1][0].upper()}."
+
+    @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 

@@ -36,7 +36,11 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     consultation_id = serializers.UUIDField(read_only=True)
     consultant_id = serializers.UUIDField(read_only=True)
-    client_name = serializers.CharField(source="client.name", read_only=True)
+    client_name = serializers.CharField(
+        source="client.public_name",
+        read_only=True,
+        help_text='The client\'s first name and the initial of the last ("Asha V.").',
+    )
     created_at = serializers.DateTimeField(read_only=True, default_timezone=UTC)
 
     class Meta:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from accounts.models import User
 from accounts.tests.factories import AdminFactory, ClientFactory
 from consultations.tests.factories import ActiveConsultationFactory, ConsultationFactory
 from earnings.tests.factories import ended_consultation
@@ -42,7 +43,7 @@ def test_the_client_reviews_an_ended_consultation(api, consultant):
     assert set(body) == FIELDS
     assert body["consultation_id"] == str(consultation.id)
     assert body["consultant_id"] == str(consultant.id)
-    assert body["client_name"] == consultation.client.name
+    assert body["client_name"] == consultation.client.public_name
     assert (body["rating"], body["comment"]) == (4, "Clear and kind.")
     assert body["created_at"].endswith("Z")
     consultant.refresh_from_db()
@@ -238,3 +239,32 @@ def test_a_review_submitted_ten_times_at_once_is_written_once(consultant):
     assert outcomes.count("already_reviewed") == 9
     consultant.refresh_from_db()
     assert consultant.rating_count == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Asha Verma", "Asha V."),
+        ("Asha Rani verma", "Asha V."),
+        ("  Meera   Iyer ", "Meera I."),
+        ("Rahul", "Rahul"),
+        ("प्रिया शर्मा", "प्रिया श."),
+    ],
+)
+def test_a_review_shows_the_first_name_and_the_initial_of_the_last(api, consultant, name, shown):
+    consultation = ended_consultation(consultant=consultant)
+    User.objects.filter(pk=consultation.client_id).update(name=name)
+    review(api, consultation.client, consultation.id, 5)
+    listed = api.get(f"/api/v1/consultants/{consultant.id}/reviews").json()["results"]
+    assert [row["client_name"] for row in listed] == [shown]
+    surname = name.split()[-1]
+    assert len(name.split()) == 1 or surname not in str(listed)
+
+
+def test_the_consultants_page_shows_reviewers_the_same_way(api, client, consultant):
+    consultation = ended_consultation(consultant=consultant)
+    User.objects.filter(pk=consultation.client_id).update(name="Asha Verma")
+    review(api, consultation.client, consultation.id, 5, comment="Helpful.")
+    page = client.get(f"/consultants/{consultant.id}/").content.decode()
+    assert "Asha V." in page
+    assert "Verma" not in page
