@@ -73,8 +73,9 @@ def _books_balance_after_every_test(request):
     )
 
 
-# Browser tests (Playwright + a live ASGI server): web/testing.py.
-pytest_plugins = ["web.testing"]
+# Browser tests (Playwright + a live ASGI server): web/testing.py. Every frame the server sends
+# is checked against the AsyncAPI document: chat/testing.py.
+pytest_plugins = ["web.testing", "chat.testing"]
 
 
 @pytest.fixture(autouse=True)

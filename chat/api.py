@@ -14,6 +14,8 @@ Choices the contract leaves open, made here:
 from datetime import UTC
 from urllib.parse import urlencode
 
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -22,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import selectors
+from chat.asyncapi import build_document
 from chat.models import Message
 from chat.rtc import ice_config
 from chat.serializers import MessageSerializer
@@ -117,3 +120,11 @@ class RtcView(APIView):
         return Response(
             RtcSerializer({"ice_servers": config.ice_servers, "expires_at": config.expires_at}).data
         )
+
+
+@require_GET
+def asyncapi_document(request: HttpRequest) -> JsonResponse:
+    """`GET /api/asyncapi.json`: the WebSocket described (AsyncAPI 3; chat/asyncapi.py). Public,
+    like the OpenAPI schema; the server entry names the host and scheme it was asked on."""
+    document = build_document(host=request.get_host(), secure=request.is_secure())
+    return JsonResponse(document, json_dumps_params={"indent": 1})

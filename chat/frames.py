@@ -115,6 +115,38 @@ def _token(value: Any) -> str:
 Checker = Callable[[Any], Any]
 _SESSION = {"session_id": _uuid}
 
+# Each checker's JSON Schema: what `GET /api/asyncapi.json` says about a field checked by it
+# (chat/asyncapi.py builds the client frames from SCHEMAS and these; chat/tests/test_asyncapi.py
+# checks that parse() and the schemas agree, so neither drifts from the other).
+FIELD_SCHEMAS: dict[Checker, dict] = {
+    _uuid: {"type": "string", "format": "uuid"},
+    _optional_uuid: {"type": ["string", "null"], "format": "uuid"},
+    _body: {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
+    _bool: {"type": "boolean"},
+    _uuid_list: {
+        "type": "array",
+        "items": {"type": "string", "format": "uuid"},
+        "minItems": 1,
+        "maxItems": MAX_MESSAGE_IDS,
+    },
+    _sdp: {
+        "description": "The SDP text, or the browser's RTCSessionDescriptionInit {type, sdp}.",
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "object",
+                "properties": {"type": {"type": "string"}, "sdp": {"type": "string"}},
+            },
+        ],
+    },
+    _candidate: {
+        "description": "The browser's RTCIceCandidateInit, its candidate string, or null (the "
+        "end of candidates).",
+        "type": ["object", "string", "null"],
+    },
+    _token: {"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_CHARS},
+}
+
 # type -> (required fields, optional fields)
 SCHEMAS: dict[str, tuple[dict[str, Checker], dict[str, Checker]]] = {
     "authenticate": ({"token": _token}, {}),

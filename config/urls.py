@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chat.api import asyncapi_document
 from config.health import healthz
 from config.observability import metrics_view
 
@@ -11,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The WebSocket described (AsyncAPI 3): chat/asyncapi.py.
+    path("api/asyncapi.json", asyncapi_document, name="asyncapi"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("consultants.urls")),

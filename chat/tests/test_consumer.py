@@ -615,7 +615,14 @@ async def test_user_events_reach_every_socket_of_the_user_joined_or_not(session,
     from channels.db import database_sync_to_async
 
     socket = await signed_in(session.client, tokens["client"])
-    frame = {"type": "billing_tick", "session_id": str(session.id), "billed_seconds": 10}
+    frame = {
+        "type": "billing_tick",
+        "session_id": str(session.id),
+        "billed_seconds": 10,
+        "total_amount": 50,
+        "balance": 9950,
+        "remaining_seconds": 1990,
+    }
     await database_sync_to_async(send_now)(user_group(session.client_id), frame)
     assert await socket.recv_type("billing_tick") == frame
     await socket.close()

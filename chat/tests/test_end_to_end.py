@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chat.models import Message
+from chat.testing import check_frame
 from chat.tests.helpers import access_token, wait_until_gone
 from consultations.tests.factories import ActiveConsultationFactory
 
@@ -33,7 +34,9 @@ class Peer:
     async def expect(self, kind: str, **match) -> dict:
         async def wait():
             while True:
-                frame = json.loads(await self.ws.recv())
+                text = await self.ws.recv()
+                check_frame(text)  # described by GET /api/asyncapi.json
+                frame = json.loads(text)
                 self.frames.append(frame)
                 if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
                     return frame

@@ -9,6 +9,7 @@ import json
 import pytest
 from websockets.asyncio.client import connect
 
+from chat.testing import check_frame
 from chat.tests.helpers import access_token, wait_until_gone
 from consultations.tests.factories import ActiveConsultationFactory
 
@@ -62,7 +63,9 @@ class Side:
 
     async def next_call_frame(self) -> dict:
         while True:
-            frame = json.loads(await self.ws.recv())
+            text = await self.ws.recv()
+            check_frame(text)  # described by GET /api/asyncapi.json
+            frame = json.loads(text)
             if frame["type"] in ("call_offer", "call_answer", "ice_candidate", "call_end"):
                 self.relayed.append(frame["type"])
                 return frame
