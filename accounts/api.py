@@ -1,11 +1,12 @@
 """Accounts API (CONTRACT.md "Accounts"): thin views over `accounts.services`."""
 
 import re
-from datetime import UTC
+from datetime import UTC, time
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,7 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.models import Role, User
+from accounts.models import BIRTH_PLACE_MAX_CHARS, Role, User
 from accounts.throttling import AuthRateThrottle
 from accounts.tokens import TokenPair, issue_tokens
 from config.clientip import client_ip
@@ -53,14 +54,99 @@ def otp_field(**kwargs) -> StrictCharField:
 # --- Serializers --------------------------------------------------------------------------------
 
 
+_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class BirthTimeField(StrictCharField):
+    """A time of day as "HH:MM" (24-hour clock), nothing else."""
+
+    default_error_messages = {"invalid_time": _("Enter a time as HH:MM, e.g. 06:45 or 18:30.")}
+
+    def to_internal_value(self, data) -> time:
+        match = _HH_MM.match(super().to_internal_value(data))
+        if match is None:
+            self.fail("invalid_time")
+        return time(int(match[1]), int(match[2]))
+
+    def to_representation(self, value) -> str:
+        return value.strftime("%H:%M")
+
+
+class BirthDetailsSerializer(serializers.Serializer):
+    """CONTRACT.md `birth_details`: what an astrologer needs; time and place may be unknown."""
+
+    date = serializers.DateField(
+        input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD, not in the future."
+    )
+    time = BirthTimeField(
+        required=False, allow_null=True, default=None, help_text="HH:MM (24 h), or null."
+    )
+    place = StrictCharField(
+        max_length=BIRTH_PLACE_MAX_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Town and country, or null.",
+    )
+
+    def validate_date(self, value):
+        problem = services.birth_date_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate(self, attrs) -> services.BirthDetails:
+        return services.BirthDetails(
+            date=attrs["date"], time=attrs.get("time"), place=attrs.get("place") or None
+        )
+
+
 class UserSerializer(serializers.ModelSerializer):
     # CONTRACT.md: timestamps in UTC (DRF would render them in TIME_ZONE, Asia/Kolkata).
     date_joined = serializers.DateTimeField(read_only=True, default_timezone=UTC)
+    birth_details = serializers.SerializerMethodField(
+        help_text="The user's own birth details (for astrologers), or null."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "email", "name", "phone", "role", "mfa_enabled", "date_joined"]
+        fields = [
+            "id",
+            "email",
+            "name",
+            "phone",
+            "role",
+            "mfa_enabled",
+            "date_joined",
+            "birth_details",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(BirthDetailsSerializer(allow_null=True))
+    def get_birth_details(self, user: User) -> dict | None:
+        return user.birth_details
+
+
+def _dotted(errors, prefix: str = "") -> dict:
+    """Nested serializer errors as one level: {"birth_details": {"date": [...]}} becomes
+    {"birth_details.date": [...]}."""
+    flat: dict = {}
+    for name, value in errors.items():
+        key = prefix.rstrip(".") if prefix and name == "non_field_errors" else f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_dotted(value, prefix=f"{key}."))
+        else:
+            flat[key] = value
+    return flat
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=150, required=False)
+    phone = PhoneField(required=False, allow_blank=True)
+    birth_details = BirthDetailsSerializer(
+        required=False, allow_null=True, help_text="null clears them."
+    )
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -249,6 +335,32 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="auth_me_update",
+        tags=["auth"],
+        request=MeUpdateSerializer,
+        responses={200: UserSerializer, **error_responses({400: "invalid", **_AUTH_ERRORS})},
+        description=(
+            "Changes the fields given: `name`, `phone`, `birth_details` (`null` clears them). "
+            "Birth details are private: only the user reads them here, and an astrologer reads "
+            "them as `client_birth_details` inside their own consultations with this client."
+        ),
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data)
+        if not serializer.is_valid():
+            # `fields` maps a field to its messages (CONTRACT.md): `birth_details.date`, not a
+            # nested object.
+            raise serializers.ValidationError(_dotted(serializer.errors))
+        data = serializer.validated_data
+        user = services.update_account(
+            user=request.user,
+            name=data.get("name"),
+            phone=data.get("phone"),
+            birth_details=data["birth_details"] if "birth_details" in data else services.UNCHANGED,
+        )
+        return Response(UserSerializer(user).data)
 
 
 class MfaSetupView(APIView):

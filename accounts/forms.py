@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
-from accounts.models import Role, User
+from accounts.models import BIRTH_PLACE_MAX_CHARS, Role, User
 from accounts.throttling import auth_attempt_wait
 from config.clientip import client_ip
 from config.errors import ApiError
@@ -106,6 +106,53 @@ class AccountForm(forms.Form):
 
     def clean_phone(self) -> str:
         return clean_phone(self.cleaned_data.get("phone", ""))
+
+
+class BirthDetailsForm(forms.Form):
+    """CONTRACT.md `birth_details`, as a person types them: the date, and the time and place if
+    they know them. The same rules as the API (`services.birth_date_problem`)."""
+
+    birth_date = forms.DateField(
+        label=_("Date of birth"),
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+    )
+    birth_time = forms.TimeField(
+        label=_("Time of birth"),
+        required=False,
+        input_formats=["%H:%M"],
+        help_text=_("As exact as you know it; leave it empty if you do not."),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    birth_place = forms.CharField(
+        label=_("Place of birth"),
+        required=False,
+        max_length=BIRTH_PLACE_MAX_CHARS,
+        help_text=_("Town and country, e.g. Varanasi, India."),
+    )
+
+    def clean_birth_date(self):
+        value = self.cleaned_data["birth_date"]
+        problem = services.birth_date_problem(value)
+        if problem:
+            raise ValidationError(problem, code="invalid")
+        return value
+
+    def birth_details(self) -> services.BirthDetails:
+        data = self.cleaned_data
+        return services.BirthDetails(
+            date=data["birth_date"],
+            time=data.get("birth_time"),
+            place=data.get("birth_place", "").strip() or None,
+        )
+
+    @staticmethod
+    def initial_for(user: User) -> dict:
+        return {
+            "birth_date": user.birth_date,
+            "birth_time": user.birth_time,
+            "birth_place": user.birth_place,
+        }
 
 
 # --- The Django admin's sign-in -----------------------------------------------------------------

@@ -15,6 +15,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+BIRTH_PLACE_MAX_CHARS = 200
+
 
 class Role(models.TextChoices):
     CLIENT = "client", "Client"
@@ -70,6 +72,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Birth details (CONTRACT.md `birth_details`): what an astrologer needs, filled in by the
+    # client. Private: shown to the user, and to an astrologer only inside their own
+    # consultations with this client (consultations.selectors.client_birth_details_for).
+    birth_date = models.DateField(null=True, blank=True)
+    birth_time = models.TimeField(null=True, blank=True)
+    birth_place = models.CharField(max_length=BIRTH_PLACE_MAX_CHARS, blank=True, default="")
 
     objects = UserManager()
 
@@ -82,6 +90,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
             models.CheckConstraint(
                 condition=models.Q(role__in=[r.value for r in Role]), name="user_role_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(birth_date__isnull=False)
+                | models.Q(birth_time__isnull=True, birth_place=""),
+                name="birth_details_need_a_date",
             ),
         ]
 
@@ -122,6 +135,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         if len(parts) == 1:
             return parts[0]
         return f"{parts[0]} {parts[-1][0].upper()}."
+
+    @property
+    def birth_details(self) -> dict | None:
+        """CONTRACT.md `birth_details`: `{date, time, place}` or None."""
+        if self.birth_date is None:
+            return None
+        return {
+            "date": self.birth_date.isoformat(),
+            "time": self.birth_time.strftime("%H:%M") if self.birth_time is not None else None,
+            "place": self.birth_place or None,
+        }
 
     @property
     def is_admin(self) -> bool:

@@ -7,15 +7,20 @@ The ones a sign-in form of any kind calls (`authenticate`, `authenticate_second_
 `client_ip`, for the lockout's log.
 """
 
+from __future__ import annotations
+
 import hmac
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import pyotp
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -423,11 +428,57 @@ def disable_mfa(*, user: User, otp: str, client_ip: str | None = None) -> User:
 # --- Profile -----------------------------------------------------------------------------------
 
 
-def update_account(*, user: User, name: str, phone: str) -> User:
-    """Changes the account's name and phone (already validated: the form or serializer
-    checked them). A consultant's new name reaches discovery's search through the post-save
-    receiver of the consultants app."""
-    user.name = name
-    user.phone = phone
-    user.save(update_fields=["name", "phone"])
+# The birth details a user has not sent (PATCH without `birth_details`): kept as they are.
+UNCHANGED: Any = object()
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class BirthDetails:
+    """CONTRACT.md `birth_details`: a date, and a time and a place if known."""
+
+    date: date
+    time: time | None = None
+    place: str | None = None
+
+
+def birth_date_problem(value: date) -> str | None:
+    """Why `value` cannot be a birth date (in the future, or before 1900), or None. "The future"
+    starts after today's date where it is latest (UTC+14): a baby born today anywhere has a
+    birth date that is not in the future, whatever zone the server reads the clock in."""
+    latest_today = (timezone.now() + timedelta(hours=14)).date()
+    if value > latest_today:
+        return gettext("A birth date cannot be in the future.")
+    if value < EARLIEST_BIRTH_DATE:
+        return gettext("Enter a birth date from 1900 on.")
+    return None
+
+
+def update_account(
+    *,
+    user: User,
+    name: str | None = None,
+    phone: str | None = None,
+    birth_details: BirthDetails | None = UNCHANGED,
+) -> User:
+    """Changes what is given of the account's name, phone and birth details (already validated:
+    the form or serializer checked them; `birth_details=None` clears them). A consultant's new
+    name reaches discovery's search through the post-save receiver of the consultants app."""
+    fields = []
+    if name is not None:
+        user.name = name
+        fields.append("name")
+    if phone is not None:
+        user.phone = phone
+        fields.append("phone")
+    if birth_details is not UNCHANGED:
+        if birth_details is not None and birth_date_problem(birth_details.date):
+            raise ValueError(birth_date_problem(birth_details.date))
+        user.birth_date = birth_details.date if birth_details else None
+        user.birth_time = birth_details.time if birth_details else None
+        user.birth_place = (birth_details.place or "") if birth_details else ""
+        fields += ["birth_date", "birth_time", "birth_place"]
+    if fields:
+        user.save(update_fields=fields)
     return user

@@ -25,7 +25,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
-from accounts.forms import AccountForm, CodeForm, LoginForm, MfaCodeForm, SignupForm
+from accounts.forms import (
+    AccountForm,
+    BirthDetailsForm,
+    CodeForm,
+    LoginForm,
+    MfaCodeForm,
+    SignupForm,
+)
 from accounts.models import User, normalize_email
 from accounts.throttling import AuthRateThrottle
 from config.clientip import client_ip
@@ -230,8 +237,21 @@ def account(request: HttpRequest) -> HttpResponse:
         initial={"name": user.name, "phone": user.phone},
     )
     code_form = MfaCodeForm(request.POST if action in ("mfa_enable", "mfa_disable") else None)
+    birth_form = BirthDetailsForm(
+        request.POST if action == "birth" else None, initial=BirthDetailsForm.initial_for(user)
+    )
     status = 200
-    if action == "profile":
+    if action == "birth":
+        if birth_form.is_valid():
+            services.update_account(user=user, birth_details=birth_form.birth_details())
+            messages.success(request, _("Your birth details are saved."))
+            return redirect(reverse("web:account") + "#birth")
+        status = 400
+    elif action == "birth_clear":
+        services.update_account(user=user, birth_details=None)
+        messages.success(request, _("Your birth details are removed."))
+        return redirect(reverse("web:account") + "#birth")
+    elif action == "profile":
         if profile_form.is_valid():
             services.update_account(
                 user=user,
@@ -277,6 +297,12 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account.html",
-        {"profile_form": profile_form, "code_form": code_form, "setup": setup, "action": action},
+        {
+            "profile_form": profile_form,
+            "code_form": code_form,
+            "birth_form": birth_form,
+            "setup": setup,
+            "action": action,
+        },
         status=status,
     )

@@ -46,8 +46,10 @@ def session_joined(*, user_id, session_id) -> tuple[Session, dict]:
     from consultations.serializers import consultation_frame_data
 
     session = session_for(user_id=user_id, session_id=session_id)
-    consultation = Consultation.objects.select_related("consultant").get(id=session.id)
-    return session, consultation_frame_data(consultation)
+    consultation = Consultation.objects.select_related("consultant__category", "client").get(
+        id=session.id
+    )
+    return session, consultation_frame_data(consultation, reader_id=user_id)
 
 
 def visible_consultation(*, user, consultation_id) -> Consultation:

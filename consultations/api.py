@@ -55,7 +55,15 @@ def _start(request: Request) -> Response:
         consultant_id=body.validated_data["consultant_id"],
         channel=body.validated_data["channel"],
     )
-    return Response(ConsultationSerializer(consultation).data, status=status.HTTP_201_CREATED)
+    return Response(
+        ConsultationSerializer(consultation, context=_reader(request)).data,
+        status=status.HTTP_201_CREATED,
+    )
+
+
+def _reader(request: Request) -> dict:
+    """Serializer context: who reads (`client_birth_details` is for the astrologer only)."""
+    return {"reader_id": request.user.id}
 
 
 def own_consultations(user) -> QuerySet[Consultation]:
@@ -79,7 +87,8 @@ class ConsultationListView(generics.GenericAPIView):
             consultations = own_consultations(user)
         if "status" in query.validated_data:
             consultations = consultations.filter(status=query.validated_data["status"])
-        return consultations
+        # (the consultant's category and the client: for an astrologer's client_birth_details)
+        return consultations.select_related("consultant__category", "client")
 
     @extend_schema(
         summary="Your consultations, newest first",
@@ -91,7 +100,9 @@ class ConsultationListView(generics.GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ConsultationSerializer(page, many=True).data)
+        return self.get_paginated_response(
+            ConsultationSerializer(page, many=True, context=_reader(request)).data
+        )
 
     @extend_schema(
         summary="Ask a consultant for a consultation (clients)",
@@ -124,7 +135,7 @@ class ConsultationDetailView(APIView):
         consultation = visible.filter(id=pk).first()
         if consultation is None:
             raise NotFound()
-        return Response(ConsultationSerializer(consultation).data)
+        return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
 TRANSITION_ERRORS = error_responses(
@@ -140,7 +151,7 @@ class AcceptView(APIView):
     )
     def post(self, request: Request, pk) -> Response:
         consultation = services.accept_consultation(consultation_id=pk, actor=request.user)
-        return Response(ConsultationSerializer(consultation).data)
+        return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
 class DeclineView(APIView):
@@ -151,7 +162,7 @@ class DeclineView(APIView):
     )
     def post(self, request: Request, pk) -> Response:
         consultation = services.decline_consultation(consultation_id=pk, actor=request.user)
-        return Response(ConsultationSerializer(consultation).data)
+        return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
 class CancelView(APIView):
@@ -162,7 +173,7 @@ class CancelView(APIView):
     )
     def post(self, request: Request, pk) -> Response:
         consultation = services.cancel_consultation(consultation_id=pk, actor=request.user)
-        return Response(ConsultationSerializer(consultation).data)
+        return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
 class EndView(APIView):
@@ -174,4 +185,6 @@ class EndView(APIView):
     def post(self, request: Request, pk) -> Response:
         result = services.end_consultation(consultation_id=pk, actor=request.user)
         result.consultation.remaining_balance = result.remaining_balance
-        return Response(EndedConsultationSerializer(result.consultation).data)
+        return Response(
+            EndedConsultationSerializer(result.consultation, context=_reader(request)).data
+        )

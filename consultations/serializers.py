@@ -2,10 +2,36 @@
 
 from datetime import UTC
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
+from accounts.api import BirthDetailsSerializer
 from consultants.models import Channel
 from consultations.models import Consultation, EndReason, Kind, Status
+from consultations.privacy import reads_client_birth_details
+
+
+@extend_schema_field(BirthDetailsSerializer(allow_null=True))
+class ClientBirthDetailsField(serializers.Field):
+    """`client_birth_details`: present only when the reader (`context["reader_id"]`) is the
+    consultation's astrologer (consultations/privacy.py); absent, not null, for anyone else."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def get_attribute(self, consultation: Consultation):
+        if not reads_client_birth_details(
+            consultation=consultation, reader_id=self.context.get("reader_id")
+        ):
+            raise SkipField()
+        return consultation.client.birth_details
+
+    def to_representation(self, value):
+        return value
+
+    def to_internal_value(self, data):  # pragma: no cover - never read from input
+        raise NotImplementedError
 
 
 class ConsultationSerializer(serializers.ModelSerializer):
@@ -33,6 +59,10 @@ class ConsultationSerializer(serializers.ModelSerializer):
     billed_seconds = serializers.IntegerField(read_only=True)
     total_amount = serializers.IntegerField(read_only=True, help_text="Paise charged so far.")
     end_reason = serializers.ChoiceField(choices=EndReason.choices, read_only=True, allow_null=True)
+    client_birth_details = ClientBirthDetailsField(
+        help_text="The client's birth details: only for the consultation's own astrologer "
+        "(category `astrology`) while it is pending, active or ended; absent otherwise."
+    )
 
     class Meta:
         model = Consultation
@@ -51,6 +81,7 @@ class ConsultationSerializer(serializers.ModelSerializer):
             "billed_seconds",
             "total_amount",
             "end_reason",
+            "client_birth_details",
         ]
         read_only_fields = fields
 
@@ -67,6 +98,7 @@ class EndedConsultationSerializer(ConsultationSerializer):
         read_only_fields = fields
 
 
-def consultation_frame_data(consultation: Consultation) -> dict:
-    """The `consultation` object as plain JSON types, for channel-layer frames."""
-    return dict(ConsultationSerializer(consultation).data)
+def consultation_frame_data(consultation: Consultation, *, reader_id=None) -> dict:
+    """The `consultation` object as plain JSON types, for channel-layer frames. With
+    `reader_id`, as that user reads it (a frame to that user only)."""
+    return dict(ConsultationSerializer(consultation, context={"reader_id": reader_id}).data)

@@ -181,7 +181,8 @@ def open_consultation(
     if kind == Kind.INSTANT:
         frame = {
             "type": "consultation_requested",
-            "consultation": consultation_frame_data(consultation),
+            # (to the consultant only: as they read it, birth details for an astrologer)
+            "consultation": consultation_frame_data(consultation, reader_id=profile.user_id),
         }
         announce(user_group(profile.user_id), frame)
     else:

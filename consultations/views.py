@@ -17,10 +17,13 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import services as account_services
+from accounts.forms import BirthDetailsForm
 from config.errors import ApiError
-from consultants.models import Channel
+from consultants.models import Channel, ConsultantProfile
 from consultations import services
 from consultations.models import OPEN_STATUSES, Consultation
+from consultations.privacy import ASTROLOGY
 from web.decorators import role_required
 
 
@@ -50,6 +53,9 @@ def start(request: HttpRequest) -> HttpResponse:
     if channel not in Channel.values:
         messages.error(request, _("Choose chat, voice or video."))
         return redirect(profile_url)
+    offer = _birth_details_offer(request, consultant_id, channel)
+    if offer is not None:
+        return offer
     try:
         consultation = services.start_consultation(
             client=request.user, consultant_id=consultant_id, channel=channel
@@ -77,6 +83,36 @@ def start(request: HttpRequest) -> HttpResponse:
         messages.error(request, start_error_message(error))
         return redirect(profile_url)
     return redirect("web:room", consultation_id=consultation.id)
+
+
+def _birth_details_offer(request: HttpRequest, consultant_id: str, channel: str):
+    """Before a client's first astrology consultation: the offer to give their birth details
+    (DESIGN.md: asked once, before the first astrology chat). Skippable; saved through the
+    same service as the account page. None when there is nothing to offer (or it was answered:
+    the consultation starts)."""
+    user = request.user
+    answer = request.POST.get("birth_offer", "")
+    if user.birth_date is not None or answer == "skip" or not _is_uuid(consultant_id):
+        return None
+    category = (
+        ConsultantProfile.objects.filter(id=consultant_id)
+        .values_list("category__slug", flat=True)
+        .first()
+    )
+    if category != ASTROLOGY:
+        return None
+    form = BirthDetailsForm(request.POST if answer == "save" else None)
+    if answer == "save" and form.is_valid():
+        account_services.update_account(user=user, birth_details=form.birth_details())
+        messages.success(request, _("Your birth details are saved."))
+        return None
+    profile = ConsultantProfile.objects.select_related("user").get(id=consultant_id)
+    return render(
+        request,
+        "consultations/birth_details_offer.html",
+        {"form": form, "profile": profile, "channel": channel},
+        status=400 if answer == "save" else 200,
+    )
 
 
 def _is_uuid(value: str) -> bool:

@@ -47,6 +47,7 @@ def test_it_registers_a_client_and_signs_them_in(api):
         "role",
         "mfa_enabled",
         "date_joined",
+        "birth_details",
     }
     assert data["user"]["email"] == "riya@example.com"
     assert data["user"]["role"] == "client"

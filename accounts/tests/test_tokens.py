@@ -145,6 +145,7 @@ class TestMe:
             "role": "client",
             "mfa_enabled": False,
             "date_joined": client_user.date_joined.isoformat().replace("+00:00", "Z"),
+            "birth_details": None,
         }
 
     def test_without_a_token_it_is_not_authenticated(self, api):
