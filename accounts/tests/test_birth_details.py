@@ -31,9 +31,10 @@ def test_time_and_place_may_be_unknown(signed_in):
     body = signed_in.patch(ME, {"birth_details": {"date": "1990-04-12"}}, format="json").json()
     assert body["birth_details"] == {"date": "1990-04-12", "time": None, "place": None}
     details = {"date": "1990-04-12", "time": None, "place": None}
-    assert signed_in.patch(ME, {"birth_details": details}, format="json").json()[
-        "birth_details"
-    ] == details
+    assert (
+        signed_in.patch(ME, {"birth_details": details}, format="json").json()["birth_details"]
+        == details
+    )
 
 
 def test_null_clears_them(signed_in, client_user):

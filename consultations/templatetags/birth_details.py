@@ -30,6 +30,3 @@ def client_birth_details(context, consultation) -> dict:
         "birth_time": client.birth_time if client else None,
         "birth_place": client.birth_place if client else "",
     }
-
-
-
