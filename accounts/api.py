@@ -33,7 +33,7 @@ class PhoneField(StrictCharField):
     """An international phone number: an optional +, then 7 to 15 digits; spaces, dots,
     dashes and brackets are dropped."""
 
-    default_error_messages = {"invalid_phone": "Enter a phone number: + and 7 to 15 digits."}
+    default_error_messages = {"invalid_phone": _("Enter a phone number: + and 7 to 15 digits.")}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 32)

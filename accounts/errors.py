@@ -1,38 +1,40 @@
 """The accounts app's own contract codes (CONTRACT.md "Accounts"); shared codes are in
 `config/errors.py`."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApiError
 
 
 class EmailTaken(ApiError):
     status_code = 409
     code = "email_taken"
-    default_detail = "An account with this email already exists."
+    default_detail = _("An account with this email already exists.")
 
 
 class TokenNotValid(ApiError):
     status_code = 401
     code = "token_not_valid"
-    default_detail = "Token is invalid or expired."
+    default_detail = _("Token is invalid or expired.")
 
 
 class InvalidCredentials(ApiError):
     status_code = 401
     code = "invalid_credentials"
-    default_detail = "The email or password is wrong."
+    default_detail = _("The email or password is wrong.")
 
 
 class AccountLocked(ApiError):
     status_code = 423
     code = "account_locked"
-    default_detail = "Too many failed logins. Try again later."
+    default_detail = _("Too many failed logins. Try again later.")
     until = None  # when the lock ends (a datetime), for the pages to show in the viewer's zone
 
 
 class MfaRequired(ApiError):
     status_code = 401
     code = "mfa_required"
-    default_detail = "This account needs a one-time code."
+    default_detail = _("This account needs a one-time code.")
 
 
 class InvalidOtp(ApiError):
@@ -40,22 +42,22 @@ class InvalidOtp(ApiError):
 
     status_code = 400
     code = "invalid_otp"
-    default_detail = "The code is wrong."
+    default_detail = _("The code is wrong.")
 
 
 class MfaAlreadyEnabled(ApiError):
     status_code = 409
     code = "mfa_already_enabled"
-    default_detail = "MFA is already enabled."
+    default_detail = _("MFA is already enabled.")
 
 
 class MfaNotSetUp(ApiError):
     status_code = 409
     code = "mfa_not_set_up"
-    default_detail = "Call mfa/setup first."
+    default_detail = _("Call mfa/setup first.")
 
 
 class MfaNotEnabled(ApiError):
     status_code = 409
     code = "mfa_not_enabled"
-    default_detail = "MFA is not enabled."
+    default_detail = _("MFA is not enabled.")

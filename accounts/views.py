@@ -36,7 +36,7 @@ from accounts.forms import (
 from accounts.models import User, normalize_email
 from accounts.throttling import AuthRateThrottle
 from config.clientip import client_ip
-from config.errors import ApiError
+from config.errors import ApiError, message_for
 from web.forms import safe_next
 
 # The one backend (settings.AUTHENTICATION_BACKENDS): its sign-in is services.authenticate.
@@ -103,7 +103,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 if error.code == "email_taken":
                     form.add_error("email", _("An account with this email already exists."))
                 else:
-                    form.add_error(None, str(error.detail))
+                    form.add_error(None, message_for(error))
                 status = 409 if error.code == "email_taken" else 400
             else:
                 start_session(request, user, backend=BACKEND)
@@ -276,7 +276,7 @@ def account(request: HttpRequest) -> HttpResponse:
                 code_form.add_error("code", _login_error(error))
                 status = 400
             else:
-                messages.info(request, str(error.detail))
+                messages.info(request, message_for(error))
                 return redirect("web:account")
         else:
             if action == "mfa_enable":

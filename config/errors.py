@@ -10,6 +10,10 @@ from typing import Any
 from django.core import exceptions as django_exceptions
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,12 +42,12 @@ class ApiError(exceptions.APIException):
 
     status_code = 400
     code = "invalid"
-    default_detail = "Invalid input."
+    default_detail = _("Invalid input.")
 
     def __init__(
         self, detail: str | None = None, *, status: int | None = None, headers: dict | None = None
     ):
-        if not isinstance(detail, str | None):
+        if not isinstance(detail, str | Promise | None):
             raise TypeError(
                 "ApiError takes a message; declare the code once as a subclass "
                 "(config/errors.py for shared codes, <app>/errors.py for an app's own)"
@@ -60,37 +64,37 @@ class ApiError(exceptions.APIException):
 class Invalid(ApiError):
     status_code = 400
     code = "invalid"
-    default_detail = "Invalid input."
+    default_detail = _("Invalid input.")
 
 
 class PermissionDenied(ApiError):
     status_code = 403
     code = "permission_denied"
-    default_detail = "You may not do this."
+    default_detail = _("You may not do this.")
 
 
 class NotFound(ApiError):
     status_code = 404
     code = "not_found"
-    default_detail = "Not found."
+    default_detail = _("Not found.")
 
 
 class Conflict(ApiError):
     status_code = 409
     code = "conflict"
-    default_detail = "This conflicts with a request in progress."
+    default_detail = _("This conflicts with a request in progress.")
 
 
 class InvalidState(ApiError):
     status_code = 409
     code = "invalid_state"
-    default_detail = "Not possible in the current state."
+    default_detail = _("Not possible in the current state.")
 
 
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "payload_too_large"
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
 
 
 # DRF's default codes, renamed where the contract names them differently.
@@ -129,12 +133,80 @@ def _messages(detail: Any) -> Any:
     return [str(detail)]
 
 
+# --- Messages in the person's language (README "Languages") --------------------------------------
+# Codes are never translated; messages are. A message is looked up in the catalogue (locale/);
+# one made at run time with figures in it has no entry, and is then replaced by its code's own
+# message in that language, so that no English sentence reaches a Hindi reader.
+
+# Codes that are not an ApiError subclass of ours (DRF's, Django's, the handler's own).
+_OTHER_CODE_MESSAGES = {
+    "invalid": _("Invalid input."),
+    "not_authenticated": _("Sign in first: the request has no valid credentials."),
+    "token_not_valid": _("Token is invalid or expired."),
+    "permission_denied": _("You may not do this."),
+    "not_found": _("Not found."),
+    "method_not_allowed": _("This method is not allowed here."),
+    "unsupported_media_type": _("Send JSON (Content-Type: application/json)."),
+    "not_acceptable": _("This server answers in JSON only."),
+    "throttled": _("Too many requests. Try again later."),
+    "payload_too_large": _("The request body is too large."),
+    "server_error": _("A server error occurred."),
+    "bad_request": _("Bad request."),
+}
+_ANY_MESSAGE = _("The request could not be completed.")
+_FIELD_MESSAGE = _("This value is not valid.")
+
+
+def _code_messages() -> dict[str, Any]:
+    """Every code's own message: the ApiError subclasses' `default_detail`, then the rest."""
+    found: dict[str, Any] = {}
+    pending = list(ApiError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        found.setdefault(cls.code, cls.default_detail)
+    return {**found, **_OTHER_CODE_MESSAGES}
+
+
+def _in_language(text: str) -> bool:
+    """True if `text` is already written in the active language (Hindi: Devanagari in it)."""
+    return any("\u0900" <= char <= "\u097f" for char in text)
+
+
+def translated(detail: Any, code: str | None = None) -> str:
+    """`detail` in the active language: its catalogue entry, else (a message made at run time)
+    the message of its code, else a general one. English (the source language) as it is."""
+    text = str(detail)
+    if (translation.get_language() or "en").split("-")[0] == "en" or not text:
+        return text
+    if _in_language(text):
+        return text
+    found = gettext(text)
+    if found != text:
+        return found
+    fallback = _code_messages().get(code or "", _ANY_MESSAGE if code else _FIELD_MESSAGE)
+    return str(fallback)
+
+
+def _translated_fields(fields: Any) -> Any:
+    if isinstance(fields, dict):
+        return {key: _translated_fields(value) for key, value in fields.items()}
+    if isinstance(fields, list):
+        return [_translated_fields(item) for item in fields]
+    return translated(fields)
+
+
 def error_body(code: str, detail: str, fields: Any = None) -> dict:
     metrics.error(code)
-    body: dict[str, Any] = {"code": code, "detail": detail}
+    body: dict[str, Any] = {"code": code, "detail": translated(detail, code)}
     if fields is not None:
-        body["fields"] = fields
+        body["fields"] = _translated_fields(fields)
     return body
+
+
+def message_for(error: "ApiError") -> str:
+    """What a page shows for a service's error: its message in the person's language."""
+    return translated(error.detail, error.code)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

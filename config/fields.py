@@ -7,13 +7,14 @@ flags and ids that hides a client's bug, so every app's input serializers use th
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
 class StrictIntegerField(serializers.IntegerField):
     """An integer that must arrive as a JSON integer: 100.5, "100" and true are refused."""
 
-    default_error_messages = {"invalid": "A whole number is required (not a string or decimal)."}
+    default_error_messages = {"invalid": _("A whole number is required (not a string or decimal).")}
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
@@ -22,7 +23,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "true or false is required."}
+    default_error_messages = {"invalid": _("true or false is required.")}
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
@@ -33,7 +34,7 @@ class StrictBooleanField(serializers.BooleanField):
 class StrictCharField(serializers.CharField):
     """A string, and only a string: numbers are not quietly turned into text."""
 
-    default_error_messages = {"invalid": "A string is required."}
+    default_error_messages = {"invalid": _("A string is required.")}
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

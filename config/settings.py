@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # Static files from the server process itself, in every mode (README "Web pages").
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else Accept-Language (README "Languages").
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -354,6 +356,11 @@ TURN_CREDENTIAL_TTL_SECONDS = env_int("TURN_CREDENTIAL_TTL_SECONDS", 3600, minim
 
 # --- I18N, static, media ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# --- Languages (README "Languages"): every page and every error `detail` in English and Hindi.
+LANGUAGES = [("en", "English"), ("hi", "हिन्दी")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the switcher's choice is remembered for a year
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True

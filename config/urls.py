@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chat.api import asyncapi_document
@@ -21,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include("chat.urls")),
     path("api/v1/", include("reviews.urls")),
     path("api/v1/", include("earnings.urls")),
+    # The language switcher posts here (Django's set_language: a cookie, then back to `next`).
+    path("i18n/setlang/", set_language, name="set_language"),
     # The web pages (UI.md), namespace `web`.
     path("", include("web.urls")),
 ]

@@ -36,12 +36,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    CHAT = "chat", "Chat"
-    VOICE = "voice", "Voice"
-    VIDEO = "video", "Video"
+    CHAT = "chat", _("Chat")
+    VOICE = "voice", _("Voice")
+    VIDEO = "video", _("Video")
 
 
 RATE_FIELD = {
@@ -61,7 +63,22 @@ class Category(models.Model):
         verbose_name_plural = "categories"
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language (the five seeded ones are in the catalogue)."""
+        return gettext(self.name)
+
+
+# The categories seeded by migration 0002, for the catalogue (Category.label translates them).
+SEEDED_CATEGORY_NAMES = [
+    gettext_noop("Legal"),
+    gettext_noop("Astrology"),
+    gettext_noop("Coaching"),
+    gettext_noop("Health"),
+    gettext_noop("Finance"),
+]
 
 
 def validate_rate(value: int) -> None:
@@ -285,8 +302,8 @@ def document_path(instance: "ConsultantDocument", filename: str) -> str:
 
 
 class DocumentKind(models.TextChoices):
-    IDENTITY = "identity", "Identity"
-    QUALIFICATION = "qualification", "Qualification"
+    IDENTITY = "identity", _("Identity")
+    QUALIFICATION = "qualification", _("Qualification")
 
 
 class ConsultantDocument(models.Model):

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from config.errors import ApiError
+from config.errors import ApiError, message_for
 from consultants import selectors, services
 from consultants.cards import cards
 from consultants.forms import DiscoveryForm, DocumentForm, ProfileForm
@@ -107,7 +107,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
                 _attach_errors(document_form, exc.detail)
                 status = 400
             except ApiError as exc:  # too large
-                document_form.add_error("file", str(exc.detail))
+                document_form.add_error("file", message_for(exc))
                 status = exc.status_code
             else:
                 messages.success(

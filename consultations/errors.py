@@ -1,25 +1,27 @@
 """The consultations app's own contract codes (CONTRACT.md "Consultations"); shared codes
 (`not_found`, `permission_denied`, `invalid_state`) are in `config/errors.py`."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApiError
 
 
 class ConsultantOffline(ApiError):
     status_code = 409
     code = "consultant_offline"
-    default_detail = "The consultant is offline."
+    default_detail = _("The consultant is offline.")
 
 
 class ConsultantBusy(ApiError):
     status_code = 409
     code = "consultant_busy"
-    default_detail = "The consultant is in another consultation."
+    default_detail = _("The consultant is in another consultation.")
 
 
 class ClientBusy(ApiError):
     status_code = 409
     code = "client_busy"
-    default_detail = "You already have a pending or active consultation."
+    default_detail = _("You already have a pending or active consultation.")
 
 
 class ChannelNotOffered(ApiError):
@@ -27,10 +29,10 @@ class ChannelNotOffered(ApiError):
 
     status_code = 400
     code = "channel_not_offered"
-    default_detail = "The consultant does not offer this channel."
+    default_detail = _("The consultant does not offer this channel.")
 
 
 class RefundExceedsCharge(ApiError):
     status_code = 409
     code = "refund_exceeds_charge"
-    default_detail = "The refund would exceed what the consultation charged."
+    default_detail = _("The refund would exceed what the consultation charged.")

@@ -38,18 +38,19 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from consultants.models import Channel
 
 
 class Status(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ACTIVE = "active", "Active"
-    ENDED = "ended", "Ended"
-    FORCE_ENDED = "force_ended", "Force-ended"
-    DECLINED = "declined", "Declined"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
+    PENDING = "pending", _("Pending")
+    ACTIVE = "active", _("Active")
+    ENDED = "ended", _("Ended")
+    FORCE_ENDED = "force_ended", _("Force-ended")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 OPEN_STATUSES = [Status.PENDING, Status.ACTIVE]
@@ -57,13 +58,13 @@ FINISHED_STATUSES = [Status.ENDED, Status.FORCE_ENDED]
 
 
 class EndReason(models.TextChoices):
-    CLIENT_ENDED = "client_ended", "Client ended"
-    CONSULTANT_ENDED = "consultant_ended", "Consultant ended"
-    INSUFFICIENT_BALANCE = "insufficient_balance", "Insufficient balance"
-    CONSULTANT_DISCONNECTED = "consultant_disconnected", "Consultant disconnected"
-    CLIENT_DISCONNECTED = "client_disconnected", "Client disconnected"
-    ADMIN = "admin", "Admin"
-    BOOKING_OVER = "booking_over", "Booking over"
+    CLIENT_ENDED = "client_ended", _("Client ended")
+    CONSULTANT_ENDED = "consultant_ended", _("Consultant ended")
+    INSUFFICIENT_BALANCE = "insufficient_balance", _("Insufficient balance")
+    CONSULTANT_DISCONNECTED = "consultant_disconnected", _("Consultant disconnected")
+    CLIENT_DISCONNECTED = "client_disconnected", _("Client disconnected")
+    ADMIN = "admin", _("Admin")
+    BOOKING_OVER = "booking_over", _("Booking over")
 
 
 class Kind(models.TextChoices):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 from accounts.forms import BirthDetailsForm
-from config.errors import ApiError
+from config.errors import ApiError, message_for
 from consultants.models import Channel, ConsultantProfile
 from consultations import services
 from consultations.models import OPEN_STATUSES, Consultation
@@ -37,7 +37,7 @@ def start_error_message(error: ApiError) -> str:
         "consultant_not_verified": _("This expert cannot take consultations right now."),
         "channel_not_offered": _("This expert does not offer that kind of consultation."),
         "not_found": _("This expert is no longer on the platform."),
-    }.get(error.code, str(error.detail))
+    }.get(error.code, message_for(error))
 
 
 @role_required("client")

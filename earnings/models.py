@@ -25,6 +25,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Earning(models.Model):
@@ -66,9 +67,9 @@ class Earning(models.Model):
 
 
 class PayoutStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    PAID = "paid", "Paid"
-    REJECTED = "rejected", "Rejected"
+    REQUESTED = "requested", _("Requested")
+    PAID = "paid", _("Paid")
+    REJECTED = "rejected", _("Rejected")
 
 
 class Payout(models.Model):

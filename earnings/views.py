@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from config.errors import ApiError
+from config.errors import ApiError, message_for
 from earnings.models import Earning, Payout
 from earnings.selectors import earnings_summary
 from earnings.services import request_payout
@@ -48,7 +48,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
                 if error.code == "insufficient_balance":
                     form.add_error("amount", _("That is more than your available balance."))
                 else:
-                    form.add_error(None, str(error.detail))
+                    form.add_error(None, message_for(error))
                 status = error.status_code
             else:
                 messages.success(

@@ -1,6 +1,8 @@
 """The wallets app's own contract codes (CONTRACT.md "Wallet and payments"); shared codes are
 in `config/errors.py`."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApiError
 
 
@@ -9,19 +11,19 @@ class InsufficientFunds(ApiError):
 
     status_code = 402
     code = "insufficient_balance"
-    default_detail = "The wallet's available balance is too low."
+    default_detail = _("The wallet's available balance is too low.")
 
 
 class InvalidSignature(ApiError):
     status_code = 400
     code = "invalid_signature"
-    default_detail = "The signature does not match."
+    default_detail = _("The signature does not match.")
 
 
 class RefundExceedsPayment(ApiError):
     status_code = 409
     code = "refund_exceeds_payment"
-    default_detail = "The refund would exceed what is left of the payment."
+    default_detail = _("The refund would exceed what is left of the payment.")
 
 
 class GatewayUnavailable(ApiError):
@@ -29,10 +31,10 @@ class GatewayUnavailable(ApiError):
 
     status_code = 502
     code = "gateway_error"
-    default_detail = "The payment gateway did not answer. Try again."
+    default_detail = _("The payment gateway did not answer. Try again.")
 
 
 class IdempotencyKeyReused(ApiError):
     status_code = 409
     code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used with a different request body."
+    default_detail = _("This Idempotency-Key was used with a different request body.")

@@ -27,6 +27,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountKind(models.TextChoices):
@@ -43,16 +44,16 @@ SYSTEM_ACCOUNT_KINDS = [k.value for k in AccountKind if k != AccountKind.USER_WA
 class EntryKind(models.TextChoices):
     """The kind of one leg. The first six are what a user sees (CONTRACT.md `transaction`)."""
 
-    RECHARGE = "recharge", "Recharge"
-    CONSULTATION_CHARGE = "consultation_charge", "Consultation charge"
-    CONSULTATION_EARNING = "consultation_earning", "Consultation earning"
-    REFUND = "refund", "Refund"
-    PAYOUT = "payout", "Payout"
-    ADJUSTMENT = "adjustment", "Adjustment"
+    RECHARGE = "recharge", _("Recharge")
+    CONSULTATION_CHARGE = "consultation_charge", _("Consultation charge")
+    CONSULTATION_EARNING = "consultation_earning", _("Consultation earning")
+    REFUND = "refund", _("Refund")
+    PAYOUT = "payout", _("Payout")
+    ADJUSTMENT = "adjustment", _("Adjustment")
     # System legs.
-    COMMISSION = "commission", "Commission"
-    CLEARING = "clearing", "Gateway clearing"
-    PAYOUT_CLEARING = "payout_clearing", "Payout clearing"
+    COMMISSION = "commission", _("Commission")
+    CLEARING = "clearing", _("Gateway clearing")
+    PAYOUT_CLEARING = "payout_clearing", _("Payout clearing")
 
 
 USER_ENTRY_KINDS = [
@@ -215,11 +216,11 @@ class Hold(models.Model):
 
 
 class PaymentStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    CAPTURED = "captured", "Captured"
-    FAILED = "failed", "Failed"
-    REFUNDED = "refunded", "Refunded"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    CREATED = "created", _("Created")
+    CAPTURED = "captured", _("Captured")
+    FAILED = "failed", _("Failed")
+    REFUNDED = "refunded", _("Refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
 
 
 CREDITED_PAYMENT_STATUSES = [
@@ -272,9 +273,9 @@ class Payment(models.Model):
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # written, money taken from the wallet, gateway not yet sure
-    PROCESSED = "processed", "Processed"
-    FAILED = "failed", "Failed"  # the gateway refused: the wallet was credited back
+    PENDING = "pending", _("Pending")  # written, money taken from the wallet, gateway not yet sure
+    PROCESSED = "processed", _("Processed")
+    FAILED = "failed", _("Failed")  # the gateway refused: the wallet was credited back
 
 
 class Refund(models.Model):

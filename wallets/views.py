@@ -21,7 +21,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.errors import ApiError
+from config.errors import ApiError, message_for
 from wallets import payments
 from wallets.forms import PRESETS, RechargeForm, TransactionFilterForm
 from wallets.gateway import LocalGateway
@@ -82,7 +82,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
             try:
                 payment = payments.create_recharge(user=user, amount=form.paise())
             except ApiError as error:
-                form.add_error(None, str(error.detail))
+                form.add_error(None, message_for(error))
                 status = error.status_code
             else:
                 return _to_checkout(request, payment)
@@ -204,7 +204,7 @@ def checkout(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
                 razorpay_signature=signature,
             )
         except ApiError as error:
-            messages.error(request, str(error.detail))
+            messages.error(request, message_for(error))
             return redirect("web:wallet")
         return _credited(request, payment)
     return render(

@@ -151,6 +151,12 @@ class Command(BaseCommand):
             ("dashboard-profile", "/dashboard/profile/", "jyotish.rao"),
             ("earnings", "/earnings/", "jyotish.rao"),
             ("not-found", "/no-such-page/", None),
+            # In Hindi (a name ending in -hi: the language switcher's cookie is set)
+            ("home-hi", "/", None),
+            ("profile-hi", f"/consultants/{history['profile']}/", "asha"),
+            ("wallet-hi", "/wallet/", "asha"),
+            ("account-hi", "/account/", "asha"),
+            ("dashboard-hi", "/dashboard/", "adv.kapoor"),
         ]
 
     def serve(self) -> str:
@@ -182,17 +188,22 @@ class Command(BaseCommand):
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, path, who in pages:
-                if name == "dashboard":
+                if name.startswith("dashboard") and name != "dashboard-profile":
                     self.ring()
+                hindi = name.endswith("-hi")
                 for width in WIDTHS:
                     context = browser.new_context(
                         viewport={"width": width, "height": 900 if width > 500 else 812},
-                        locale="en-IN",
+                        locale="hi-IN" if hindi else "en-IN",
                         timezone_id="Asia/Kolkata",
                         device_scale_factor=1,
                     )
                     if who:
                         context.add_cookies([cookies[who]])
+                    if hindi:
+                        context.add_cookies(
+                            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "hi", "url": url}]
+                        )
                     page = context.new_page()
                     # The site's own 404 page, not Django's DEBUG one.
                     settings.DEBUG = name != "not-found"
