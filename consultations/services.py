@@ -67,6 +67,7 @@ from consultations.serializers import consultation_frame_data
 from consultations.signals import consultation_ended
 from wallets import keys
 from wallets.errors import InsufficientFunds
+from wallets.freezes import check_not_frozen
 from wallets.services import hold, release, wallet_for
 
 logger = logging.getLogger(__name__)
@@ -315,11 +316,13 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
 
     Checks in the contract's order (404 consultant, 409 `consultant_not_verified`,
     `consultant_offline`, `consultant_busy`, 400 `channel_not_offered`, 409 `client_busy`, 402
-    `insufficient_balance`), first without locks, then again under them. Announces
+    `insufficient_balance`), first without locks, then again under them; 423 `wallet_frozen`
+    when an operator froze the client's wallet. Announces
     `consultation_requested` to the consultant after commit.
     """
     if not client.is_client:
         raise PermissionDenied("Only clients start consultations.")
+    check_not_frozen(user=client)
     profile_id = _parse_id(consultant_id)
     consultant = ConsultantProfile.objects.filter(id=profile_id).first() if profile_id else None
     rate = _check_consultant(consultant, channel, clock.now())
@@ -334,6 +337,9 @@ def start_consultation(*, client: User, consultant_id, channel: str) -> Consulta
                 raise ClientBusy()
             with transaction.atomic(durable=True):
                 now = clock.now()
+                # 423 wallet_frozen; the wallet's row is locked (before the profile, the order
+                # billing takes them in) so that a freeze racing this request ends it after.
+                check_not_frozen(user=client, lock=True)
                 locked = ConsultantProfile.objects.select_for_update().filter(id=consultant.id)
                 rate = _check_consultant(locked.first(), channel, now)
                 _check_client(client, rate)
@@ -473,6 +479,12 @@ def decline_consultation(*, consultation_id, actor: User) -> Consultation:
 def cancel_consultation(*, consultation_id, actor: User) -> Consultation:
     """Its client withdraws a pending request. 409 `invalid_state` unless pending."""
     return _close_request(consultation_id, actor=actor, role="client", to=Status.CANCELLED)
+
+
+def cancel_pending_consultation(*, consultation_id) -> Consultation:
+    """The platform withdraws a pending request (its client's wallet was frozen): cancelled,
+    with no actor. 409 `invalid_state` unless pending."""
+    return _close_request(consultation_id, actor=None, role=None, to=Status.CANCELLED)
 
 
 # --- Ending -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from consultations.refunds import RefundParts
 from earnings.models import Earning, Payout, PayoutStatus
 from wallets import keys
 from wallets.errors import IdempotencyKeyReused
+from wallets.freezes import check_not_frozen
 from wallets.models import AccountKind, EntryKind
 from wallets.services import Leg, hold, post_transaction, release, system_account, wallet_for
 
@@ -89,6 +90,7 @@ def request_payout(*, consultant: User, amount: int, idempotency_key: str | None
     hold_key = keys.payout_hold(consultant.id, token)
     payout_id = uuid.uuid4()
     with transaction.atomic(durable=True):
+        check_not_frozen(user=consultant, lock=True)  # 423 wallet_frozen
         reserved = hold(
             user=consultant,
             amount=amount,

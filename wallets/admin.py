@@ -8,15 +8,18 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from config.errors import ApiError
-from wallets import payments
+from wallets import freezes, payments
 from wallets.models import (
     Account,
+    AccountKind,
+    FrozenWallet,
     Hold,
     IdempotencyRecord,
     LedgerEntry,
     LedgerTransaction,
     Payment,
     Refund,
+    WalletStatusChange,
     WebhookEvent,
 )
 
@@ -52,10 +55,58 @@ class EntryInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "user", "balance", "held", "available", "explain"]
-    list_filter = ["kind"]
+    list_display = ["id", "kind", "user", "balance", "held", "available", "frozen", "explain"]
+    list_filter = ["kind", ("user__frozen_wallet", admin.EmptyFieldListFilter)]
     search_fields = ["user__email", "user__name", "user__id"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "user__frozen_wallet"]
+    actions = ["freeze_selected", "unfreeze_selected"]
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions to show; every field stays read-only.
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="Frozen", boolean=True)
+    def frozen(self, obj):
+        if obj.user_id is None:
+            return None
+        return hasattr(obj.user, "frozen_wallet")
+
+    @admin.action(description="Freeze the selected wallets (asks for a reason)")
+    def freeze_selected(self, request, queryset):
+        return self._change_status(request, queryset, "freeze")
+
+    @admin.action(description="Unfreeze the selected wallets (asks for a reason)")
+    def unfreeze_selected(self, request, queryset):
+        return self._change_status(request, queryset, "unfreeze")
+
+    def _change_status(self, request, queryset, change: str):
+        """An intermediate page asks for the reason (audited), then freezes or unfreezes
+        through `wallets.freezes`, as the API does."""
+        wallets = list(queryset.filter(kind=AccountKind.USER_WALLET).select_related("user"))
+        error = ""
+        if "apply" in request.POST:
+            reason = request.POST.get("reason", "").strip()
+            if reason:
+                service = freezes.freeze_wallet if change == "freeze" else freezes.unfreeze_wallet
+                for account in wallets:
+                    service(user=account.user, reason=reason, actor=request.user)
+                done = "frozen" if change == "freeze" else "unfrozen"
+                self.message_user(request, f"{len(wallets)} wallet(s) {done}: {reason}")
+                return None
+            error = "A reason is required: it is kept in the audit."
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{change.title()} wallets",
+            "wallets": wallets,
+            "change": change,
+            "action": f"{change}_selected",
+            "error": error,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/wallets/wallet_status.html", context)
 
     @admin.display(description="Explain")
     def explain(self, obj):
@@ -210,3 +261,21 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["user", "scope", "key", "status_code", "created_at"]
     search_fields = ["user__email", "key"]
+
+
+@admin.register(FrozenWallet)
+class FrozenWalletAdmin(ReadOnlyAdmin):
+    list_display = ["user", "reason", "frozen_by", "frozen_at"]
+    search_fields = ["user__email", "user__name", "reason"]
+    list_select_related = ["user", "frozen_by"]
+
+
+@admin.register(WalletStatusChange)
+class WalletStatusChangeAdmin(ReadOnlyAdmin):
+    """The audit of freezes and unfreezes."""
+
+    list_display = ["created_at", "user", "action", "reason", "actor"]
+    list_filter = ["action"]
+    search_fields = ["user__email", "user__name", "reason"]
+    list_select_related = ["user", "actor"]
+    date_hierarchy = "created_at"

@@ -15,13 +15,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from accounts.permissions import IsAdmin, IsClient
 from config.errors import NotFound
-from config.fields import StrictIntegerField
+from config.fields import StrictCharField, StrictIntegerField
 from config.schema import error_responses
-from wallets import payments
+from wallets import freezes, payments
 from wallets.idempotency import idempotent
-from wallets.models import USER_ENTRY_KINDS, LedgerEntry, Payment, Refund
+from wallets.models import USER_ENTRY_KINDS, FrozenWallet, LedgerEntry, Payment, Refund
 from wallets.services import wallet_for
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -42,15 +43,65 @@ class WalletSerializer(serializers.Serializer):
     held = serializers.IntegerField(help_text="Paise reserved for open consultations, payouts.")
     available = serializers.IntegerField(help_text="balance - held, in paise.")
     currency = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["active", "frozen"],
+        help_text="`frozen`: an operator's hold; recharges, new consultations, bookings and "
+        "payouts answer 423 `wallet_frozen`; money owed to the wallet still arrives.",
+    )
+    frozen_reason = serializers.CharField(
+        allow_null=True, help_text="Why the wallet is frozen (the operator's words), or null."
+    )
 
 
 def wallet_body(account) -> dict:
+    freeze = FrozenWallet.objects.filter(user_id=account.user_id).first()
     return {
         "balance": account.balance,
         "held": account.held,
         "available": account.available,
         "currency": settings.CURRENCY,
+        "status": "frozen" if freeze else "active",
+        "frozen_reason": freeze.reason if freeze else None,
     }
+
+
+class FreezeInSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=freezes.MAX_REASON_CHARS, help_text="Why (audited).")
+
+
+class WalletStatusView(APIView):
+    """`POST /wallets/{user_id}/freeze|unfreeze` (admins): an operator's hold, audited."""
+
+    permission_classes = [IsAdmin]
+    change = "freeze"
+
+    @extend_schema(
+        request=FreezeInSerializer,
+        parameters=[OpenApiParameter("user_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={
+            200: WalletSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    401: "not_authenticated",
+                    403: "permission_denied",
+                    404: "not_found",
+                }
+            ),
+        },
+    )
+    def post(self, request, user_id):
+        incoming = FreezeInSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            user = User.objects.filter(id=uuid.UUID(str(user_id))).first()
+        except ValueError:
+            user = None
+        if user is None:
+            raise NotFound("No such user.")
+        service = freezes.freeze_wallet if self.change == "freeze" else freezes.unfreeze_wallet
+        service(user=user, reason=incoming.validated_data["reason"], actor=request.user)
+        return Response(wallet_body(wallet_for(user=user)))
 
 
 class TransactionSerializer(serializers.ModelSerializer):

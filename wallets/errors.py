@@ -38,3 +38,12 @@ class IdempotencyKeyReused(ApiError):
     status_code = 409
     code = "idempotency_key_reused"
     default_detail = _("This Idempotency-Key was used with a different request body.")
+
+
+class WalletFrozen(ApiError):
+    """423 `wallet_frozen`: an operator froze the wallet (recharges, new consultations,
+    bookings and payouts are refused; money owed to it still arrives)."""
+
+    status_code = 423
+    code = "wallet_frozen"
+    default_detail = _("This wallet is frozen by an operator. Contact support.")

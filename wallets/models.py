@@ -348,3 +348,42 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+class FrozenWallet(models.Model):
+    """A wallet an operator froze (a fraud or dispute hold, CONTRACT.md "Wallet and payments"):
+    the row exists while it is frozen. Its history is `WalletStatusChange`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="frozen_wallet"
+    )
+    reason = models.CharField(max_length=500)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    frozen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"wallet of {self.user_id} frozen: {self.reason[:40]}"
+
+
+class WalletStatusChange(models.Model):
+    """The audit of freezes and unfreezes: who, when, why. Never updated or deleted."""
+
+    class Action(models.TextChoices):
+        FREEZE = "freeze", "Freeze"
+        UNFREEZE = "unfreeze", "Unfreeze"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    reason = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="wallet_status_change_user")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"

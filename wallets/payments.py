@@ -23,6 +23,7 @@ from config import metrics
 from config.errors import Invalid, NotFound
 from wallets import keys
 from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
+from wallets.freezes import check_not_frozen
 from wallets.gateway import GatewayDeclined, GatewayError, GatewayTimeout, get_gateway
 from wallets.models import (
     CREDITED_PAYMENT_STATUSES,
@@ -57,6 +58,7 @@ def create_recharge(*, user, amount: int) -> Payment:
         raise ValueError("amount is int paise")
     if not MIN_RECHARGE <= amount <= MAX_RECHARGE:
         raise ValueError(f"a recharge is {MIN_RECHARGE} to {MAX_RECHARGE} paise")
+    check_not_frozen(user=user)  # 423 wallet_frozen
     payment_id = uuid.uuid4()
     try:
         order = get_gateway().create_order(

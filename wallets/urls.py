@@ -9,6 +9,16 @@ urlpatterns = [
     path("wallet/recharge/verify", api.VerifyView.as_view(), name="wallet-recharge-verify"),
     path("wallet/transactions", api.TransactionListView.as_view(), name="wallet-transactions"),
     path("payments", api.PaymentListView.as_view(), name="payments"),
+    path(
+        "wallets/<str:user_id>/freeze",
+        api.WalletStatusView.as_view(change="freeze"),
+        name="wallet-freeze",
+    ),
+    path(
+        "wallets/<str:user_id>/unfreeze",
+        api.WalletStatusView.as_view(change="unfreeze"),
+        name="wallet-unfreeze",
+    ),
     path("payments/razorpay/webhook", api.WebhookView.as_view(), name="razorpay-webhook"),
     path("payments/<str:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
 ]

@@ -22,11 +22,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.errors import ApiError, message_for
-from wallets import payments
+from wallets import freezes, payments
 from wallets.forms import PRESETS, RechargeForm, TransactionFilterForm
 from wallets.gateway import LocalGateway
 from wallets.models import LedgerEntry, Payment, PaymentStatus
-from wallets.services import wallet_for
 from web.decorators import role_required
 from web.forms import safe_next
 
@@ -86,7 +85,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
                 status = error.status_code
             else:
                 return _to_checkout(request, payment)
-    account = wallet_for(user=user)
+    account, freeze = freezes.wallet_and_freeze(user=user)  # (one query)
     request.wallet = account  # the header shows the same figures (web.context_processors)
     filters = TransactionFilterForm(request.GET or None)
     rows, older = transactions(request, account, filters)
@@ -100,6 +99,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
             "entries": rows,
             "older": older,
             "presets": PRESETS,
+            "freeze": freeze,
             "need": _need(request, account),
             "next": safe_next(request, ""),
             "razorpay": request.session.pop("razorpay_order", None)

@@ -18,6 +18,7 @@ from consultants import selectors as consultant_selectors
 from consultants.cards import cards
 from consultants.models import Category, Channel
 from reviews.models import Review
+from wallets import freezes
 from wallets.services import wallet_for
 from web.decorators import role_required
 
@@ -73,8 +74,10 @@ def consultant_profile(request: HttpRequest, consultant_id: uuid.UUID) -> HttpRe
         raise Http404
     user = request.user
     available = None
+    frozen = False
     if user.is_authenticated and user.is_client:
-        available = wallet_for(user=user).available
+        account, freeze = freezes.wallet_and_freeze(user=user)  # (one query)
+        available, frozen = account.available, freeze is not None
     reviews = list(
         Review.objects.filter(consultant=profile)
         .select_related("client")
@@ -89,6 +92,7 @@ def consultant_profile(request: HttpRequest, consultant_id: uuid.UUID) -> HttpRe
             "available": available,
             "reviews": reviews,
             "min_minutes": settings.MIN_MINUTES,
+            "wallet_frozen": frozen,
         },
     )
 

@@ -22,7 +22,8 @@ function show(consultant) {
     dot.classList.toggle("presence-online", state === "online");
     dot.classList.toggle("presence-busy", state === "busy");
   }
-  for (const button of buttons) button.disabled = state !== "online";
+  // (data-blocked: the client cannot start whatever the consultant does, e.g. a frozen wallet)
+  for (const button of buttons) button.disabled = state !== "online" || button.hasAttribute("data-blocked");
   if (note) note.hidden = state === "online";
 }
 

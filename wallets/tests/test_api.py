@@ -57,6 +57,8 @@ def test_it_shows_the_wallet(as_client, client_user, path):
         "held": 5000,
         "available": 70_000,
         "currency": "INR",
+        "status": "active",
+        "frozen_reason": None,
     }
 
 

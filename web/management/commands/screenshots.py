@@ -22,6 +22,12 @@ WIDTHS = (1280, 375)
 DOMAIN = "demo.consult"
 
 
+def user_exists(login: str) -> bool:
+    from accounts.models import User
+
+    return User.objects.filter(email=f"{login}@{DOMAIN}").exists()
+
+
 def user(login: str):
     from accounts.models import User
 
@@ -110,6 +116,14 @@ class Command(BaseCommand):
                         client=user(client), consultation_id=c.id, rating=stars, comment=comment
                     )
         # A recharge waiting at the offline checkout.
+        # A wallet an operator froze (its page says why).
+        from wallets.freezes import freeze_wallet
+
+        freeze_wallet(
+            user=user("meera"),
+            reason="Card payments disputed with the bank: under review",
+            actor=user("admin") if user_exists("admin") else None,
+        )
         payment = Payment.objects.filter(user=user("rahul"), status=PaymentStatus.CREATED).first()
         if payment is None:
             payment = create_recharge(user=user("rahul"), amount=100_000)
@@ -151,6 +165,7 @@ class Command(BaseCommand):
             ("dashboard-profile", "/dashboard/profile/", "jyotish.rao"),
             ("earnings", "/earnings/", "jyotish.rao"),
             ("not-found", "/no-such-page/", None),
+            ("wallet-frozen", "/wallet/", "meera"),
             # In Hindi (a name ending in -hi: the language switcher's cookie is set)
             ("home-hi", "/", None),
             ("profile-hi", f"/consultants/{history['profile']}/", "asha"),
