@@ -38,6 +38,18 @@ export class Socket {
     this.pingTimer = null;
     this.deadTimer = null;
     this.retryTimer = null;
+    // The browser knows the network is gone long before a ping times out: drop the socket at
+    // once (so pages show "reconnecting" and queue what they send) and retry as soon as it is
+    // back, instead of waiting out the backoff.
+    this.onOffline = () => this.ws && this.ws.close();
+    this.onOnline = () => {
+      if (this.state !== "reconnecting") return;
+      clearTimeout(this.retryTimer);
+      this.attempt = 0;
+      this.open();
+    };
+    window.addEventListener("offline", this.onOffline);
+    window.addEventListener("online", this.onOnline);
     this.open();
   }
 
@@ -99,6 +111,7 @@ export class Socket {
       return;
     }
     this.setState("reconnecting");
+    if (navigator.onLine === false) return; // the "online" event opens it again
     const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
     this.attempt += 1;
     this.retryTimer = setTimeout(() => this.open(), delay / 2 + Math.random() * (delay / 2));
@@ -148,9 +161,21 @@ export class Socket {
     });
   }
 
+  // Opens again after a final close (say an "unauthorized" one, once the page has checked
+  // that its session is still good), keeping every handler.
+  reopen() {
+    clearTimeout(this.retryTimer);
+    this.closedByUs = false;
+    this.attempt = 0;
+    this.setState("connecting");
+    this.open();
+  }
+
   close() {
     this.closedByUs = true;
     clearTimeout(this.retryTimer);
+    window.removeEventListener("offline", this.onOffline);
+    window.removeEventListener("online", this.onOnline);
     if (this.ws) this.ws.close(1000);
   }
 }
