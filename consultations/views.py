@@ -1,9 +1,6 @@
-"""Starting a consultation from a profile, answering a request from the dashboard, and the
-consultation room (`/consultations/<id>/`).
-
-The room here is the placeholder issue 12 replaces: it is routed, shows the status, and
-answers 404 to anyone but the two participants.
-"""
+"""Starting a consultation from a profile and answering a request from the dashboard. The
+consultation room itself (`/consultations/<id>/`) brings several apps together, so it lives in
+the top app: `web/room.py`."""
 
 from __future__ import annotations
 
@@ -143,33 +140,6 @@ def answer(request: HttpRequest, consultation_id: uuid.UUID, decision: str) -> H
         return redirect("web:room", consultation_id=consultation.id)
     messages.info(request, _("Request declined."))
     return redirect("web:dashboard")
-
-
-@require_http_methods(["GET"])
-def room(request: HttpRequest, consultation_id: uuid.UUID) -> HttpResponse:
-    if not request.user.is_authenticated:
-        from django.contrib.auth.views import redirect_to_login
-
-        return redirect_to_login(request.get_full_path())
-    consultation = (
-        Consultation.objects.select_related("consultant__user", "client")
-        .filter(id=consultation_id)
-        .first()
-    )
-    user = request.user
-    if consultation is None or user.id not in (
-        consultation.client_id,
-        consultation.consultant.user_id,
-    ):
-        raise Http404
-    return render(
-        request,
-        "consultations/room.html",
-        {
-            "consultation": consultation,
-            "is_client_side": user.id == consultation.client_id,
-        },
-    )
 
 
 @role_required("consultant")

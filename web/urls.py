@@ -12,7 +12,7 @@ from consultants import views as consultants
 from consultations import views as consultations
 from earnings import views as earnings
 from wallets import views as wallets
-from web import views
+from web import room, views
 
 app_name = "web"
 
@@ -29,8 +29,28 @@ urlpatterns = [
     # Consultations
     path("consultations/", views.consultations, name="consultations"),
     path("consultations/start/", consultations.start, name="consultation-start"),
-    path("consultations/<uuid:consultation_id>/", consultations.room, name="room"),
     path("dashboard/requests/<uuid:consultation_id>/", consultations.incoming, name="incoming"),
+    # The consultation room (web/room.py), before the answer routes' catch-all `<decision>`.
+    path("consultations/<uuid:consultation_id>/", room.room, name="room"),
+    path("consultations/<uuid:consultation_id>/state/", room.room_state, name="room-state"),
+    path(
+        "consultations/<uuid:consultation_id>/messages/", room.room_messages, name="room-messages"
+    ),
+    path("consultations/<uuid:consultation_id>/rtc/", room.room_rtc, name="room-rtc"),
+    path("consultations/<uuid:consultation_id>/end/", room.end, name="room-end"),
+    path("consultations/<uuid:consultation_id>/cancel/", room.cancel, name="room-cancel"),
+    path("consultations/<uuid:consultation_id>/review/", room.review, name="room-review"),
+    path("consultations/<uuid:consultation_id>/recharge/", room.recharge, name="room-recharge"),
+    path(
+        "consultations/<uuid:consultation_id>/recharge/verify/",
+        room.recharge_verify,
+        name="room-recharge-verify",
+    ),
+    path(
+        "consultations/<uuid:consultation_id>/recharge/<uuid:payment_id>/pay/",
+        room.recharge_pay,
+        name="room-recharge-pay",
+    ),
     path(
         "consultations/<uuid:consultation_id>/<str:decision>/",
         consultations.answer,

@@ -101,3 +101,18 @@ def stars(rating) -> str:
     except (TypeError, ValueError):
         full = 0
     return "★" * full + "☆" * (5 - full)
+
+
+@register.filter
+def clock(seconds) -> str:
+    """Seconds as a clock, `mm:ss` (`h:mm:ss` past an hour), as static/js/money.js's `clock`
+    writes it: the room's meter and ring. Blank for None."""
+    if seconds is None or seconds == "":
+        return ""
+    try:
+        total = max(int(seconds), 0)
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

@@ -1,0 +1,116 @@
+// Adding money without leaving the room: the dialog's Pay opens a gateway order (the room's
+// recharge route), then pays it as the gateway would: the offline checkout in `local` mode,
+// Razorpay Checkout in `razorpay` mode. The wallet is credited only by the verify service, with
+// the gateway's signature; the answer is the room's state, so the meter shows at once the talk
+// time the money buys. The consultation and its call go on meanwhile.
+
+import { clock, formatRupees } from "../money.js";
+
+const RAZORPAY_CHECKOUT = "https://checkout.razorpay.com/v1/checkout.js";
+
+export class Recharge {
+  constructor(root, { config, t, http, announce, onCredited }) {
+    this.config = config;
+    this.t = t;
+    this.http = http;
+    this.announce = announce;
+    this.onCredited = onCredited;
+    this.dialog = root.querySelector("[data-recharge-dialog]");
+    this.form = this.dialog.querySelector("[data-recharge-form]");
+    this.amount = this.form.elements.amount;
+    this.error = this.dialog.querySelector("[data-recharge-error]");
+    this.pay = this.dialog.querySelector("[data-recharge-pay]");
+    this.payLabel = this.pay.textContent;
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.dialog
+      .querySelector("[data-recharge-close]")
+      .addEventListener("click", () => this.dialog.close());
+  }
+
+  open() {
+    this.showError("");
+    if (!this.dialog.open) this.dialog.showModal();
+    this.amount.focus();
+    this.amount.select();
+  }
+
+  showError(text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+    this.amount.setAttribute("aria-invalid", String(Boolean(text)));
+    this.error.id = this.error.id || "recharge-error";
+    if (text) this.amount.setAttribute("aria-describedby", this.error.id);
+    else this.amount.removeAttribute("aria-describedby");
+  }
+
+  async submit() {
+    if (this.busy) return;
+    this.busy = true;
+    this.showError("");
+    this.pay.disabled = true;
+    this.pay.textContent = this.t("paying");
+    try {
+      const order = await this.http.post(this.config.urls.recharge, { amount: this.amount.value });
+      let result;
+      if (order.gateway === "local") {
+        result = await this.http.post(order.pay_url);
+        this.dialog.close();
+      } else {
+        this.dialog.close(); // Razorpay's own window goes on top of the page, not of a dialog
+        result = await this.razorpay(order);
+      }
+      this.onCredited(result);
+      const left = result.meter.remaining_seconds;
+      this.announce(
+        this.t("recharged", { amount: formatRupees(result.amount), time: clock(left ?? 0) }),
+      );
+    } catch (error) {
+      const field = error && error.fields && error.fields.amount;
+      const reason = (field && field[0]) || (error && error.detail) || this.t("error_generic");
+      if (!this.dialog.open) this.dialog.showModal();
+      this.showError(field ? reason : this.t("recharge_failed", { reason }));
+    } finally {
+      this.busy = false;
+      this.pay.disabled = false;
+      this.pay.textContent = this.payLabel;
+    }
+  }
+
+  async razorpay(order) {
+    await loadScript(RAZORPAY_CHECKOUT);
+    return new Promise((resolve, reject) => {
+      const checkout = new window.Razorpay({
+        key: order.key_id,
+        order_id: order.gateway_order_id,
+        amount: order.amount,
+        currency: order.currency,
+        name: document.title,
+        prefill: { name: order.name, email: order.email },
+        handler: (answer) => this.http.post(this.config.urls.verify, answer).then(resolve, reject),
+        modal: { ondismiss: () => reject({ code: "dismissed", detail: this.t("error_generic") }) },
+      });
+      checkout.open();
+    });
+  }
+}
+
+let loading = null;
+function loadScript(src) {
+  if (window.Razorpay) return Promise.resolve();
+  loading =
+    loading ||
+    new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = () => {
+        loading = null;
+        reject({ code: "gateway_unavailable", detail: "" });
+      };
+      document.head.append(script);
+    });
+  return loading;
+}
