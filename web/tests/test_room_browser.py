@@ -147,9 +147,7 @@ def test_a_chat_consultation_from_start_to_review(live_site, page, new_page, sig
     wallet = wallet_for(user=client_user)
     for side in (page, theirs):
         expect(side.get_by_test_id("meter-seconds")).to_have_text(str(billed.billed_seconds))
-        expect(side.get_by_test_id("meter-amount")).to_have_text(
-            format_rupees(billed.total_amount)
-        )
+        expect(side.get_by_test_id("meter-amount")).to_have_text(format_rupees(billed.total_amount))
     expect(page.get_by_test_id("balance")).to_have_text(format_rupees(wallet.balance))
     expect(page.get_by_test_id("available")).to_have_text(format_rupees(wallet.available))
     expect(page.get_by_test_id("time-left")).to_have_text(CLOCK)
