@@ -26,7 +26,6 @@ JSON errors are the API's shape, `{"code", "detail"}`, with the API's codes.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from functools import wraps
 
 from django import forms
@@ -55,6 +54,7 @@ from consultations.serializers import consultation_frame_data
 from reviews.models import MAX_COMMENT_LENGTH, Review
 from reviews.services import create_review
 from wallets import payments
+from wallets.forms import RechargeForm
 from wallets.gateway import LocalGateway
 from wallets.models import EntryKind, LedgerEntry, Payment, PaymentStatus
 from wallets.services import wallet_for
@@ -277,21 +277,8 @@ class ReviewForm(forms.Form):
         required=False,
         max_length=MAX_COMMENT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=gettext_lazy("Optional. Shown on their profile with your first name."),
+        help_text=gettext_lazy("Optional. Other clients read it on their profile."),
     )
-
-
-class RechargeForm(forms.Form):
-    amount = forms.DecimalField(
-        label=gettext_lazy("Amount (₹)"),
-        min_value=Decimal(payments.MIN_RECHARGE) / 100,
-        max_value=Decimal(payments.MAX_RECHARGE) / 100,
-        decimal_places=2,
-        max_digits=9,
-    )
-
-    def paise(self) -> int:
-        return int(self.cleaned_data["amount"] * 100)
 
 
 def suggested_recharge(consultation: Consultation) -> int:

@@ -16,7 +16,8 @@ import { clock } from "../money.js";
 import { uuid } from "./http.js";
 
 const PAGE = uuid();
-const RESEND_MS = [2000, 3000, 4000, 6000, 10000, 15000];
+// An unanswered offer goes again soon and often (the other page may be loading); it is small.
+const RESEND_MS = [1500, 2000, 2000, 2000, 3000, 3000, 5000];
 const DISCONNECTED_GRACE_MS = 2500;
 const KEEP_VIDEO = /^video\/(VP8|H264|rtx)$/i;
 
@@ -398,6 +399,15 @@ export class Call {
   resume() {
     if (!this.caller || this.stopped) return;
     this.serial(() => (this.pc ? this.restartIfDown() : this.offer({ fresh: true })));
+  }
+
+  // The socket has just joined the room: an offer still unanswered goes out now, not at its
+  // next retry.
+  nudge() {
+    if (!this.caller || this.stopped || !this.offerSdp) return;
+    if (this.answeredCall === this.offerSdp.call) return;
+    this.resendCount = 0;
+    this.sendOffer();
   }
 
   // The other side came online again.

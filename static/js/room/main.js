@@ -203,7 +203,10 @@ class Room {
     }
     await this.refreshState();
     if (this.parts.chat && this.status === "active") this.parts.chat.resume();
-    if (this.opens > 1 && this.parts.call) this.parts.call.resume();
+    if (this.parts.call) {
+      if (this.opens > 1) this.parts.call.resume();
+      else this.parts.call.nudge();
+    }
   }
 
   async refreshState() {

@@ -20,6 +20,9 @@ from django.utils import timezone
 
 WIDTHS = (1280, 375)
 DOMAIN = "demo.consult"
+# The consultation room, live between two people (RoomShots): ringing, a chat, its receipt and
+# review form, a video call.
+ROOMS = ("room-ring", "room-chat", "room-receipt", "room-video")
 
 
 def user_exists(login: str) -> bool:
@@ -54,7 +57,8 @@ class Command(BaseCommand):
         out_dir.mkdir(parents=True, exist_ok=True)
         wanted = {name for name in only.split(",") if name}
         pages = [p for p in self.pages(history) if not wanted or p[0] in wanted]
-        self.shoot(url, pages, out_dir)
+        rooms = [r for r in ROOMS if not wanted or r in wanted]
+        self.shoot(url, pages, out_dir, rooms)
 
     # --- Demo history, through the services -----------------------------------------------------
 
@@ -192,7 +196,7 @@ class Command(BaseCommand):
             time.sleep(0.05)
         return f"http://127.0.0.1:{port}"
 
-    def shoot(self, url: str, pages, out_dir: Path) -> None:
+    def shoot(self, url: str, pages, out_dir: Path, rooms=()) -> None:
         from web.testing import CHROMIUM, CHROMIUM_ARGS, session_cookie, start_playwright
 
         cookies = {}
@@ -228,6 +232,145 @@ class Command(BaseCommand):
                     page.screenshot(path=str(target), full_page=True)
                     context.close()
                     self.stdout.write(f"{target}")
+            if rooms:
+                RoomShots(browser, url, out_dir, self.stdout).take(rooms)
             browser.close()
         finally:
             playwright.stop()
+
+
+class RoomShots:
+    """The consultation room as two people live it: the client (Asha) and Pandit Suresh Rao,
+    each in a browser context of their own, the call on Chromium's fake camera. Billing is
+    moved on by the tick service with the consultation's clock set back (no waiting)."""
+
+    CHAT = [
+        ("client", "Namaste Panditji. I have an offer for a new job in Pune; is this a good time?"),
+        ("expert", "Namaste Asha. Share your date, time and place of birth, and I will look."),
+        ("client", "12 March 1994, 6:40 am, Nagpur."),
+        (
+            "expert",
+            "Thank you. Jupiter moves into your tenth house this autumn: a good time for a "
+            "change of work. Let me check the dates for you.",
+        ),
+    ]
+
+    def __init__(self, browser, url: str, out_dir: Path, stdout):
+        self.browser = browser
+        self.url = url
+        self.out_dir = out_dir
+        self.stdout = stdout
+
+    def take(self, rooms) -> None:
+        from consultants.models import ConsultantProfile
+
+        self.expert = ConsultantProfile.objects.get(user=user("jyotish.rao"))
+        for width in WIDTHS:
+            if {"room-ring", "room-chat", "room-receipt"} & set(rooms):
+                self.chat(width, rooms)
+            if "room-video" in rooms:
+                self.video(width)
+
+    def pages(self, consultation, width: int):
+        from web.testing import session_cookie
+
+        pages = []
+        for person in (user("asha"), user("jyotish.rao")):
+            context = self.browser.new_context(
+                viewport={"width": width, "height": 900 if width > 500 else 812},
+                locale="en-IN",
+                timezone_id="Asia/Kolkata",
+                device_scale_factor=1,
+            )
+            context.add_cookies([session_cookie(person, self.url)])
+            page = context.new_page()
+            page.goto(f"{self.url}/consultations/{consultation.id}/", wait_until="networkidle")
+            pages.append(page)
+        return pages
+
+    def open(self, channel: str):
+        from django.db.models import Q
+
+        from consultations.models import OPEN_STATUSES, Consultation
+        from consultations.services import (
+            cancel_consultation,
+            end_consultation,
+            start_consultation,
+        )
+
+        open_ones = Consultation.objects.filter(
+            Q(client=user("asha")) | Q(consultant=self.expert), status__in=OPEN_STATUSES
+        )
+        for stale in open_ones:
+            if stale.status == "pending":
+                cancel_consultation(consultation_id=stale.id, actor=stale.client)
+            else:
+                end_consultation(consultation_id=stale.id, actor=stale.client)
+        return start_consultation(
+            client=user("asha"), consultant_id=self.expert.id, channel=channel
+        )
+
+    def talk(self, consultation, seconds: int) -> None:
+        from consultations.models import Consultation
+        from consultations.services import bill_due_consultations
+
+        back = timedelta(seconds=seconds)
+        row = Consultation.objects.get(id=consultation.id)
+        Consultation.objects.filter(id=row.id).update(
+            started_at=row.started_at - back, last_billed_at=row.last_billed_at - back
+        )
+        bill_due_consultations()
+
+    def save(self, page, name: str, width: int) -> None:
+        page.wait_for_timeout(400)
+        target = self.out_dir / f"{name}-{width}.png"
+        page.screenshot(path=str(target), full_page=True)
+        self.stdout.write(f"{target}")
+
+    def chat(self, width: int, rooms) -> None:
+        consultation = self.open("chat")
+        client, expert = self.pages(consultation, width)
+        if "room-ring" in rooms:
+            self.save(client, "room-ring", width)
+        expert.get_by_role("button", name="Accept").click()
+        client.get_by_test_id("consultation-status").filter(has_text="active").wait_for(
+            state="attached"
+        )
+        for who, text in self.CHAT:
+            page = client if who == "client" else expert
+            page.get_by_label("Message").fill(text)
+            page.get_by_label("Message").press("Enter")
+            page.wait_for_timeout(250)
+        client.get_by_test_id("message").last.wait_for()
+        expert.get_by_label("Message").press_sequentially("The best window", delay=15)
+        self.talk(consultation, 6 * 60 + 23)
+        if "room-chat" in rooms:
+            self.save(client, "room-chat", width)
+        client.get_by_role("button", name="End consultation").click()
+        client.get_by_test_id("receipt").wait_for()
+        client.evaluate("window.scrollTo(0, 0)")
+        if "room-receipt" in rooms:
+            self.save(client, "room-receipt", width)
+        for page in (client, expert):
+            page.context.close()
+
+    def video(self, width: int) -> None:
+        from consultations.services import accept_consultation
+
+        consultation = self.open("video")
+        accept_consultation(consultation_id=consultation.id, actor=user("jyotish.rao"))
+        client, expert = self.pages(consultation, width)
+        client.wait_for_function(
+            "() => { const v = document.querySelector('[data-testid=remote-video]');"
+            " return v && v.videoWidth > 0 && v.currentTime > 1; }",
+            timeout=30_000,
+        )
+        client.get_by_label("Message").fill("Can you see the chart I am holding up?")
+        client.get_by_label("Message").press("Enter")
+        self.talk(consultation, 4 * 60 + 8)
+        client.wait_for_timeout(1500)
+        self.save(client, "room-video", width)
+        client.get_by_role("button", name="End consultation").click()
+        client.get_by_test_id("receipt").wait_for()
+        for page in (client, expert):
+            page.context.close()
