@@ -188,6 +188,10 @@ def test_a_video_call_plays_both_ways_and_the_end_stops_every_track(
     room(theirs, live_site, consultation)
     for side in (page, theirs):
         remote_plays(side)
+    # The consultant reloads mid-call: the call comes back on a fresh connection, both ways.
+    theirs.reload()
+    for side in (page, theirs):
+        remote_plays(side)
         expect(side.get_by_test_id("local-video")).to_be_visible()
         expect(side.locator("[data-call-state]")).to_have_text("Connected")
         side.evaluate(
