@@ -71,6 +71,13 @@ def tick(consultation, seconds: int) -> Consultation:
 
 def room(page, live_site, consultation):
     page.goto(live_site.url_for(f"/consultations/{consultation.id}/"))
+    return joined(page)
+
+
+def joined(page):
+    """The page's socket is in the consultation and the page up to date: what the server
+    announces from now on reaches it."""
+    expect(page.locator("[data-room][data-live=joined]")).to_be_attached(timeout=15_000)
     return page
 
 
@@ -184,10 +191,20 @@ def test_a_video_call_plays_both_ways_and_the_end_stops_every_track(
     consultation = start(people, "video")
     sign_in(page, client_user)
     theirs = new_page(expert.user)
+    assets = []
+    page.on(
+        "response",
+        lambda r: r.request.resource_type in ("stylesheet", "script") and assets.append(r),
+    )
     room(page, live_site, consultation)
     room(theirs, live_site, consultation)
     for side in (page, theirs):
         remote_plays(side)
+    # The heaviest page of the site (the client's side of a live video call, every module of
+    # the room loaded) keeps to the pages' budget: CSS and JS under 100 KB uncompressed.
+    weight = sum(len(response.body()) for response in assets)
+    assert {a.url.rsplit("/", 1)[1] for a in assets} >= {"call.js", "recharge.js", "site.css"}
+    assert weight < 100 * 1024, f"{weight} bytes of CSS and JS"
     # The consultant reloads mid-call: the call comes back on a fresh connection, both ways.
     theirs.reload()
     for side in (page, theirs):

@@ -1,75 +1,59 @@
-// The call of a voice or video consultation: WebRTC between the two pages, signalled over the
-// socket (CONTRACT.md's call_offer, call_answer, ice_candidate, call_end), with the ICE servers
-// of the room's rtc route.
-//
-// The client offers, the consultant answers. The client offers as soon as the room is active,
-// and again every few seconds until an answer comes, so it does not matter which page arrives
-// first. When the network drops (the connection goes "disconnected" or "failed", or the socket
-// comes back) the client offers again with an ICE restart; when the other page is a new one (a
-// reload) the call starts over on a fresh connection.
-//
-// The server relays `sdp` and `candidate` as they are, so they carry three words of ours beside
-// the browser's fields: `call` (the offer an answer or a candidate belongs to), `peer` (the
-// page that sent it) and `fresh` (an offer from a new connection).
+// The call (voice, video): WebRTC between the two pages, signalled over the socket with the
+// ICE servers of the room's rtc route. The client offers (again every few seconds until
+// answered, so it does not matter which page comes first), the consultant answers. After a
+// network drop the client restarts ICE; a new page of the other side (a reload) gets a fresh
+// connection. `sdp` and `candidate` carry our `call` (the offer they belong to), `peer` (the
+// page that sent them) and `fresh` (an offer of a new connection) beside the browser's fields:
+// the server relays them as they are.
 
 import { clock } from "../money.js";
 import { uuid } from "./http.js";
 
 const PAGE = uuid();
-// An unanswered offer goes again soon and often (the other page may be loading); it is small.
 const RESEND_MS = [1500, 2000, 2000, 2000, 3000, 3000, 5000];
-const DISCONNECTED_GRACE_MS = 2500;
-const KEEP_VIDEO = /^video\/(VP8|H264|rtx)$/i;
+const KEEP_VIDEO = /^video\/(VP8|H264|rtx)$/i; // a smaller offer (frames are 8 KiB at most)
+const MEDIA_ERRORS = {
+  NotAllowedError: "media_denied",
+  SecurityError: "media_denied",
+  NotFoundError: "media_missing",
+  OverconstrainedError: "media_missing",
+  NotReadableError: "media_busy",
+  AbortError: "media_busy",
+};
 
 export class Call {
   constructor(root, { socket, config, t, http, announce }) {
-    this.root = root;
-    this.socket = socket;
-    this.config = config;
-    this.t = t;
-    this.http = http;
-    this.announce = announce;
+    Object.assign(this, { root, socket, config, t, http, announce });
     this.session = config.id;
     this.video = config.channel === "video";
     this.caller = config.role === "client";
-    this.peerName = config.peer.name;
     const find = (selector) => root.querySelector(selector);
     this.remote = find("[data-remote]");
     this.local = find("[data-local]");
     this.placeholder = find("[data-call-placeholder]");
     this.stateText = find("[data-call-state]");
     this.timerText = find("[data-call-timer]");
-    this.muteButton = find("[data-mute]");
-    this.cameraButton = find("[data-camera]");
+    this.mute = find("[data-mute]");
+    this.camera = find("[data-camera]");
     this.errorBox = find("[data-call-error]");
-    this.errorText = find("[data-call-error-text]");
-    this.retryButton = find("[data-call-retry]");
+    this.retry = find("[data-call-retry]");
     this.playButton = find("[data-play]");
-    this.pc = null;
-    this.stream = null;
-    this.call = null; // the offer in play (caller: ours; callee: the one we answered)
-    this.remotePeer = null;
-    this.localCandidates = [];
-    this.remoteCandidates = [];
-    this.answer = null;
-    this.answeredCall = null;
-    this.connectedAt = null;
-    this.resendCount = 0;
+    this.pc = this.stream = this.call = this.remotePeer = this.answer = null;
+    this.mine = []; // our candidates for the current offer or answer
+    this.theirs = []; // theirs that came before their description
     this.work = Promise.resolve();
-    this.offs = [];
-    this.stopped = false;
-
-    const on = (type, fn) =>
-      this.offs.push(this.socket.on(type, (frame) => frame.session_id === this.session && fn(frame)));
-    on("call_offer", (frame) => this.serial(() => this.offered(frame.sdp)));
-    on("call_answer", (frame) => this.serial(() => this.answered(frame.sdp)));
-    on("ice_candidate", (frame) => this.serial(() => this.addCandidate(frame.candidate)));
-    on("call_end", () => this.serial(() => this.peerLeft()));
-    this.muteButton?.addEventListener("click", () => this.toggle("audio", this.muteButton));
-    this.cameraButton?.addEventListener("click", () => this.toggle("video", this.cameraButton));
-    this.retryButton?.addEventListener("click", () => this.retryMedia());
-    this.playButton?.addEventListener("click", () => this.play());
-    this.onPageHide = () => this.signal("call_end", {});
+    const on = (type, fn) => socket.on(type, (f) => f.session_id === this.session && fn(f));
+    this.offs = [
+      on("call_offer", (f) => this.serial(() => this.offered(f.sdp))),
+      on("call_answer", (f) => this.serial(() => this.answered(f.sdp))),
+      on("ice_candidate", (f) => this.serial(() => this.candidate(f.candidate))),
+      on("call_end", () => this.serial(() => this.peerLeft())),
+    ];
+    this.mute.onclick = () => this.toggle("audio", this.mute);
+    if (this.camera) this.camera.onclick = () => this.toggle("video", this.camera);
+    this.retry.onclick = () => this.retryMedia();
+    this.playButton.onclick = () => this.play();
+    this.onPageHide = () => this.signal("call_end", {}); // "I left the call"
     window.addEventListener("pagehide", this.onPageHide);
     this.ticker = setInterval(() => this.renderTimer(), 1000);
   }
@@ -77,13 +61,17 @@ export class Call {
   async start() {
     this.setState(this.t("call_connecting"));
     await this.getMedia();
-    this.iceServers = await this.fetchIceServers();
+    try {
+      this.iceServers = (await this.http.json(this.config.urls.rtc)).ice_servers;
+    } catch {
+      this.iceServers = []; // host candidates still join two pages on one network
+    }
     if (this.stopped) return;
     if (this.caller) await this.serial(() => this.offer({ fresh: true }));
-    else if (!this.pc) this.setState(this.t("call_waiting", { name: this.peerName }));
+    else if (!this.pc) this.setState(this.t("call_waiting", { name: this.config.peer.name }));
   }
 
-  // Runs signalling steps one after the other (each awaits the browser).
+  // Signalling steps run one after the other.
   serial(step) {
     this.work = this.work.then(step).catch((error) => console.error("call:", error));
     return this.work;
@@ -93,86 +81,53 @@ export class Call {
     return this.socket.send({ type, session_id: this.session, ...fields });
   }
 
-  async fetchIceServers() {
-    try {
-      const answer = await this.http.json(this.config.urls.rtc);
-      return answer.ice_servers || [];
-    } catch {
-      return []; // host candidates still connect two pages on one network
-    }
-  }
-
-  // --- Local media -------------------------------------------------------------------------
+  // --- Our camera and microphone ---------------------------------------------------------------
 
   async getMedia() {
     this.errorBox.hidden = true;
-    const md = navigator.mediaDevices;
-    if (!md || !md.getUserMedia) {
-      this.mediaFailed({ name: "NotSupportedError" });
-      return;
-    }
-    const video = this.video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false;
+    const devices = navigator.mediaDevices;
+    const ask = (video) => devices.getUserMedia({ audio: true, video });
     try {
-      this.stream = await md.getUserMedia({ audio: true, video });
+      if (!devices) throw { name: "NotSupportedError" };
+      this.stream = await ask(this.video && { width: { ideal: 1280 }, height: { ideal: 720 } });
     } catch (error) {
-      if (this.video && ["NotFoundError", "OverconstrainedError", "NotReadableError"].includes(error.name)) {
-        try {
-          this.stream = await md.getUserMedia({ audio: true });
-          this.showError(this.t("camera_missing"), false);
-        } catch (second) {
-          this.mediaFailed(second);
-        }
-      } else {
-        this.mediaFailed(error);
+      try {
+        if (!this.video || !["NotFoundError", "NotReadableError"].includes(error.name)) throw error;
+        this.stream = await ask(false); // no camera: the voice alone
+        this.showError(this.t("camera_missing"), false);
+      } catch (failure) {
+        this.showError(this.t(MEDIA_ERRORS[failure.name] || "media_failed"), true);
+        return;
       }
     }
-    if (!this.stream) return;
-    if (this.stopped) {
-      this.stream.getTracks().forEach((track) => track.stop());
-      return;
-    }
+    if (this.stopped) return this.stream.getTracks().forEach((track) => track.stop());
     this.local.srcObject = this.stream;
-    this.muteButton.disabled = false;
-    if (this.cameraButton) this.cameraButton.disabled = this.stream.getVideoTracks().length === 0;
+    this.mute.disabled = false;
+    if (this.camera) this.camera.disabled = !this.stream.getVideoTracks().length;
     await this.attachLocal();
   }
 
-  mediaFailed(error) {
-    const key =
-      {
-        NotAllowedError: "media_denied",
-        SecurityError: "media_denied",
-        NotFoundError: "media_missing",
-        OverconstrainedError: "media_missing",
-        NotReadableError: "media_busy",
-        AbortError: "media_busy",
-      }[error && error.name] || "media_failed";
-    this.showError(this.t(key), true);
-  }
-
   showError(text, canRetry) {
-    this.errorText.textContent = text;
-    this.retryButton.hidden = !canRetry;
+    this.errorBox.querySelector("p").textContent = text;
+    this.retry.hidden = !canRetry;
     this.errorBox.hidden = false;
     this.announce(text);
   }
 
   async retryMedia() {
     await this.getMedia();
-    if (this.caller && this.stream && !this.pc) await this.serial(() => this.offer({ fresh: true }));
+    if (this.caller && this.stream && !this.pc) this.serial(() => this.offer({ fresh: true }));
   }
 
-  // Our tracks on the connection's transceivers (made sendrecv, so that a camera allowed later
-  // joins without a new negotiation).
+  // Our tracks on the connection's transceivers (sendrecv from the start, so a camera allowed
+  // later joins without a new negotiation).
   async attachLocal() {
-    if (!this.pc) return;
-    for (const transceiver of this.pc.getTransceivers()) {
-      const kind = transceiver.receiver.track && transceiver.receiver.track.kind;
-      if (!kind || transceiver.stopped) continue;
-      const track = this.stream ? this.stream.getTracks().find((t) => t.kind === kind) : null;
+    for (const transceiver of this.pc ? this.pc.getTransceivers() : []) {
+      const kind = transceiver.receiver.track.kind;
+      const track = this.stream && this.stream.getTracks().find((t) => t.kind === kind);
       if (track && transceiver.sender.track !== track) {
         await transceiver.sender.replaceTrack(track);
-        if (transceiver.sender.setStreams) transceiver.sender.setStreams(this.stream);
+        transceiver.sender.setStreams?.(this.stream);
       }
     }
   }
@@ -180,294 +135,231 @@ export class Call {
   toggle(kind, button) {
     const off = button.getAttribute("aria-pressed") !== "true";
     button.setAttribute("aria-pressed", String(off));
-    for (const track of this.stream ? this.stream.getTracks() : []) {
-      if (track.kind === kind) track.enabled = !off;
-    }
+    this.stream?.getTracks().forEach((track) => track.kind === kind && (track.enabled = !off));
     if (kind === "video") this.root.classList.toggle("call-camera-off", off);
   }
 
-  // --- The connection ------------------------------------------------------------------------
+  // --- The connection --------------------------------------------------------------------------
 
   build() {
-    this.closeConnection();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers || [] });
-    this.pc = pc;
-    this.localCandidates = [];
-    this.remoteCandidates = [];
-    this.remoteStream = null;
-    pc.onicecandidate = (event) => {
-      if (!event.candidate || pc !== this.pc) return;
-      const candidate = { ...event.candidate.toJSON(), call: this.call, peer: PAGE };
-      this.localCandidates.push(candidate);
-      this.signal("ice_candidate", { candidate });
+    this.close();
+    const pc = (this.pc = new RTCPeerConnection({ iceServers: this.iceServers || [] }));
+    this.mine = [];
+    this.theirs = [];
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate || pc !== this.pc) return;
+      const ours = { ...candidate.toJSON(), call: this.call, peer: PAGE };
+      this.mine.push(ours);
+      this.signal("ice_candidate", { candidate: ours });
     };
-    pc.ontrack = (event) => {
+    pc.ontrack = ({ streams, track }) => {
       if (pc !== this.pc) return;
-      let stream = event.streams[0];
+      let stream = streams[0];
       if (!stream) {
-        this.remoteStream = this.remoteStream || new MediaStream();
-        this.remoteStream.addTrack(event.track);
-        stream = this.remoteStream;
+        stream = this.remote.srcObject || new MediaStream();
+        stream.addTrack(track);
       }
       if (this.remote.srcObject !== stream) this.remote.srcObject = stream;
       this.play();
     };
     pc.oniceconnectionstatechange = () => pc === this.pc && this.iceChanged();
-    return pc;
   }
 
-  addTransceivers() {
-    const kinds = this.video ? ["audio", "video"] : ["audio"];
-    for (const kind of kinds) {
-      const track = this.stream ? this.stream.getTracks().find((t) => t.kind === kind) : null;
-      const options = { direction: "sendrecv", streams: this.stream ? [this.stream] : [] };
-      this.pc.addTransceiver(track || kind, options);
-    }
-  }
-
-  // Fewer video codecs: a smaller session description (every frame is at most 8 KiB), and
-  // the ones every browser decodes.
   preferCodecs() {
-    if (!this.video || !window.RTCRtpReceiver || !RTCRtpReceiver.getCapabilities) return;
-    const codecs = (RTCRtpReceiver.getCapabilities("video") || { codecs: [] }).codecs.filter((c) =>
-      KEEP_VIDEO.test(c.mimeType),
-    );
-    if (!codecs.length) return;
-    for (const transceiver of this.pc.getTransceivers()) {
-      const kind = transceiver.receiver.track && transceiver.receiver.track.kind;
-      if (kind === "video" && transceiver.setCodecPreferences) {
-        try {
-          transceiver.setCodecPreferences(codecs);
-        } catch {
-          // the browser keeps its own list
-        }
+    const all = this.video && window.RTCRtpReceiver?.getCapabilities?.("video");
+    const codecs = all ? all.codecs.filter((c) => KEEP_VIDEO.test(c.mimeType)) : [];
+    for (const transceiver of codecs.length ? this.pc.getTransceivers() : []) {
+      if (transceiver.receiver.track.kind !== "video") continue;
+      try {
+        transceiver.setCodecPreferences(codecs);
+      } catch {
+        // the browser keeps its own list
       }
     }
   }
 
-  // Caller: a new offer (on a fresh connection, or an ICE restart on this one).
-  async offer({ fresh = false, restart = false } = {}) {
+  // Caller: a new offer, on a fresh connection or (restart) an ICE restart of this one.
+  async offer({ fresh = false, restart = false }) {
     if (this.stopped || !this.caller) return;
     if (fresh || !this.pc || ["closed", "failed"].includes(this.pc.connectionState)) {
       this.build();
-      this.addTransceivers();
+      for (const kind of this.video ? ["audio", "video"] : ["audio"]) {
+        const track = this.stream?.getTracks().find((t) => t.kind === kind);
+        const streams = this.stream ? [this.stream] : [];
+        this.pc.addTransceiver(track || kind, { direction: "sendrecv", streams });
+      }
       this.remotePeer = null;
       fresh = true;
     }
     const pc = this.pc;
-    if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+    if (pc.signalingState === "have-local-offer") {
+      await pc.setLocalDescription({ type: "rollback" });
+    }
     this.call = uuid();
-    this.localCandidates = [];
-    this.answeredCall = null;
+    this.mine = [];
     this.preferCodecs();
-    const offer = await pc.createOffer({ iceRestart: restart && !fresh });
-    await pc.setLocalDescription(offer);
-    this.offerSdp = { type: "offer", sdp: pc.localDescription.sdp, call: this.call, peer: PAGE, fresh };
-    this.resendCount = 0;
-    this.sendOffer();
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: restart && !fresh }));
+    const sdp = pc.localDescription.sdp;
+    this.offerSdp = { type: "offer", sdp, call: this.call, peer: PAGE, fresh };
+    this.nudge();
   }
 
-  sendOffer() {
-    clearTimeout(this.resendTimer);
-    if (this.stopped || !this.offerSdp || this.answeredCall === this.offerSdp.call) return;
-    this.signal("call_offer", { sdp: this.offerSdp });
-    for (const candidate of this.localCandidates) this.signal("ice_candidate", { candidate });
-    const wait = RESEND_MS[Math.min(this.resendCount, RESEND_MS.length - 1)];
-    this.resendCount += 1;
-    this.resendTimer = setTimeout(() => this.sendOffer(), wait);
+  // An unanswered offer goes out now (and again until answered), with our candidates.
+  nudge(count = 0) {
+    clearTimeout(this.resend);
+    const offer = this.offerSdp;
+    if (!this.caller || this.stopped || !offer || this.answeredCall === offer.call) return;
+    this.signal("call_offer", { sdp: offer });
+    this.mine.forEach((candidate) => this.signal("ice_candidate", { candidate }));
+    const wait = RESEND_MS[Math.min(count, RESEND_MS.length - 1)];
+    this.resend = setTimeout(() => this.nudge(count + 1), wait);
   }
 
   // Caller: the answer to our offer.
   async answered(sdp) {
-    if (!this.caller || !this.pc || !sdp || sdp.call !== this.call) return;
-    if (this.answeredCall === sdp.call) return;
-    if (this.remotePeer && sdp.peer !== this.remotePeer) {
-      // Another page of theirs (they reloaded): start over on a new connection with it.
-      await this.offer({ fresh: true });
-      return;
-    }
+    if (!this.pc || !sdp || sdp.call !== this.call || this.answeredCall === sdp.call) return;
+    // Another page of theirs (a reload) answered: start over with it on a new connection.
+    if (this.remotePeer && sdp.peer !== this.remotePeer) return this.offer({ fresh: true });
     if (this.pc.signalingState !== "have-local-offer") return;
     await this.pc.setRemoteDescription({ type: "answer", sdp: sdp.sdp });
     this.answeredCall = sdp.call;
     this.remotePeer = sdp.peer;
-    clearTimeout(this.resendTimer);
-    await this.flushCandidates();
+    clearTimeout(this.resend);
+    await this.flush();
   }
 
   // Callee: an offer (a first one, a resend, an ICE restart, or a new page's).
   async offered(sdp) {
     if (this.caller || this.stopped || !sdp || typeof sdp.sdp !== "string") return;
-    if (this.answer && this.answer.call === sdp.call) {
-      this.sendAnswer(); // a resend: our answer was lost on the way
-      return;
-    }
-    const fresh =
-      !this.pc || sdp.fresh || sdp.peer !== this.remotePeer || this.pc.connectionState === "closed";
-    if (fresh) this.build();
+    if (this.answer && this.answer.call === sdp.call) return this.sendAnswer(); // a resend
+    if (!this.pc || sdp.fresh || sdp.peer !== this.remotePeer) this.build();
     const pc = this.pc;
     this.call = sdp.call;
     this.remotePeer = sdp.peer;
-    this.localCandidates = [];
+    this.mine = [];
     await pc.setRemoteDescription({ type: "offer", sdp: sdp.sdp });
-    for (const transceiver of pc.getTransceivers()) {
-      if (!transceiver.stopped) transceiver.direction = "sendrecv";
-    }
+    pc.getTransceivers().forEach((transceiver) => (transceiver.direction = "sendrecv"));
     await this.attachLocal();
     this.preferCodecs();
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription(answer);
+    await pc.setLocalDescription(await pc.createAnswer());
     this.answer = { type: "answer", sdp: pc.localDescription.sdp, call: sdp.call, peer: PAGE };
     this.sendAnswer();
-    await this.flushCandidates();
+    await this.flush();
     if (!this.connectedAt) this.setState(this.t("call_connecting"));
   }
 
   sendAnswer() {
     this.signal("call_answer", { sdp: this.answer });
-    for (const candidate of this.localCandidates) this.signal("ice_candidate", { candidate });
+    this.mine.forEach((candidate) => this.signal("ice_candidate", { candidate }));
   }
 
-  async addCandidate(candidate) {
-    if (!candidate || typeof candidate !== "object" || !candidate.candidate) return;
-    if (!this.pc || !this.pc.remoteDescription || candidate.call !== this.call) {
-      // Before its offer or answer (or for an offer not applied yet): kept for a moment.
-      this.remoteCandidates.push(candidate);
-      if (this.remoteCandidates.length > 100) this.remoteCandidates.shift();
+  async candidate(candidate) {
+    if (!candidate || !candidate.candidate) return;
+    if (!this.pc?.remoteDescription || candidate.call !== this.call) {
+      this.theirs = [...this.theirs.slice(-99), candidate]; // kept until its description
       return;
     }
-    await this.applyCandidate(candidate);
-  }
-
-  async flushCandidates() {
-    const waiting = this.remoteCandidates;
-    this.remoteCandidates = [];
-    for (const candidate of waiting) {
-      if (candidate.call === this.call) await this.applyCandidate(candidate);
-    }
-  }
-
-  async applyCandidate(candidate) {
+    const { sdpMid, sdpMLineIndex, usernameFragment } = candidate;
+    const init = { candidate: candidate.candidate, sdpMid, sdpMLineIndex, usernameFragment };
     try {
-      await this.pc.addIceCandidate({
-        candidate: candidate.candidate,
-        sdpMid: candidate.sdpMid,
-        sdpMLineIndex: candidate.sdpMLineIndex,
-        usernameFragment: candidate.usernameFragment,
-      });
+      await this.pc.addIceCandidate(init);
     } catch {
       // a candidate of an older round: harmless
     }
   }
 
+  async flush() {
+    const waiting = this.theirs;
+    this.theirs = [];
+    for (const candidate of waiting) {
+      if (candidate.call === this.call) await this.candidate(candidate);
+    }
+  }
+
   iceChanged() {
     const state = this.pc.iceConnectionState;
-    clearTimeout(this.disconnectedTimer);
-    if (state === "connected" || state === "completed") {
-      this.connected();
-    } else if (state === "disconnected") {
-      this.setState(this.t("call_reconnecting"));
-      this.placeholder.hidden = false;
-      if (this.caller) {
-        this.disconnectedTimer = setTimeout(() => this.serial(() => this.restartIfDown()), DISCONNECTED_GRACE_MS);
-      }
-    } else if (state === "failed") {
-      this.setState(this.t("call_reconnecting"));
-      this.placeholder.hidden = false;
-      if (this.caller) this.serial(() => this.offer({ restart: true }));
+    clearTimeout(this.downTimer);
+    if (state === "connected" || state === "completed") return this.connected();
+    if (state !== "disconnected" && state !== "failed") return;
+    this.setState(this.t("call_reconnecting"));
+    this.placeholder.hidden = false;
+    if (this.caller) {
+      const wait = state === "failed" ? 0 : 2500;
+      this.downTimer = setTimeout(() => this.serial(() => this.restartIfDown()), wait);
     }
   }
 
   connected() {
-    clearTimeout(this.resendTimer);
-    const first = !this.connectedAt;
-    if (first) this.connectedAt = performance.now();
+    clearTimeout(this.resend);
+    if (!this.connectedAt) {
+      this.connectedAt = performance.now();
+      this.announce(this.t("call_connected"));
+    }
     this.setState(this.t("call_connected"));
     this.placeholder.hidden = this.video;
-    if (first) this.announce(this.t("call_connected"));
     this.renderTimer();
   }
 
-  isUp() {
-    return this.pc && ["connected", "completed"].includes(this.pc.iceConnectionState);
-  }
-
   async restartIfDown() {
-    if (!this.isUp()) await this.offer({ restart: true });
+    const up = ["connected", "completed"].includes(this.pc?.iceConnectionState);
+    if (!up) await this.offer({ restart: true });
   }
 
-  // The socket is back (after a drop): the caller makes sure the call is too.
+  // The socket is back after a drop, or the other side is online again: the caller makes sure
+  // the call is up.
   resume() {
-    if (!this.caller || this.stopped) return;
-    this.serial(() => (this.pc ? this.restartIfDown() : this.offer({ fresh: true })));
+    if (this.caller && !this.stopped) this.serial(() => this.restartIfDown());
   }
 
-  // The socket has just joined the room: an offer still unanswered goes out now, not at its
-  // next retry.
-  nudge() {
-    if (!this.caller || this.stopped || !this.offerSdp) return;
-    if (this.answeredCall === this.offerSdp.call) return;
-    this.resendCount = 0;
-    this.sendOffer();
-  }
-
-  // The other side came online again.
-  peerBack() {
-    this.resume();
-  }
-
-  // call_end from the other side: they left the call (closed their page, or their app hung
-  // up). Our side stops receiving; the caller offers again until they are back.
+  // call_end from the other side (they left the page, or their app hung up): stop receiving;
+  // the caller offers again until they are back.
   async peerLeft() {
     if (this.stopped) return;
-    this.closeConnection();
-    this.answer = null;
-    this.remotePeer = null;
+    this.close();
+    this.answer = this.remotePeer = null;
     this.placeholder.hidden = false;
-    this.setState(this.t("call_closed", { name: this.peerName }));
+    this.setState(this.t("call_closed", { name: this.config.peer.name }));
     if (this.caller) await this.offer({ fresh: true });
   }
 
   play() {
-    const playing = this.remote.play && this.remote.play();
-    if (playing && playing.catch) {
-      playing.then(() => (this.playButton.hidden = true)).catch(() => (this.playButton.hidden = false));
-    }
+    this.remote
+      .play?.()
+      .then(() => (this.playButton.hidden = true))
+      .catch(() => (this.playButton.hidden = false));
   }
 
   setState(text) {
-    if (this.stateText && this.stateText.textContent !== text) this.stateText.textContent = text;
+    if (this.stateText.textContent !== text) this.stateText.textContent = text;
   }
 
   renderTimer() {
-    if (!this.connectedAt || !this.timerText) return;
+    if (!this.connectedAt) return;
     this.timerText.textContent = clock((performance.now() - this.connectedAt) / 1000);
   }
 
-  closeConnection() {
-    clearTimeout(this.resendTimer);
-    clearTimeout(this.disconnectedTimer);
+  close() {
+    clearTimeout(this.resend);
+    clearTimeout(this.downTimer);
     if (this.pc) {
       this.pc.onicecandidate = this.pc.ontrack = this.pc.oniceconnectionstatechange = null;
       this.pc.close(); // ends every remote track
       this.pc = null;
     }
-    if (this.remote.srcObject) {
-      this.remote.srcObject.getTracks().forEach((track) => track.stop());
-      this.remote.srcObject = null;
-    }
+    this.remote.srcObject?.getTracks().forEach((track) => track.stop());
+    this.remote.srcObject = null;
     this.offerSdp = null;
   }
 
-  // The consultation is over (or the page leaves the active room): every track stops.
+  // The consultation is over: every track stops.
   stop() {
     this.stopped = true;
     this.offs.forEach((off) => off());
     clearInterval(this.ticker);
     window.removeEventListener("pagehide", this.onPageHide);
-    this.closeConnection();
-    if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
-    this.stream = null;
-    this.local.srcObject = null;
+    this.close();
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.stream = this.local.srcObject = null;
     this.setState(this.t("call_ended"));
   }
 }
