@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from consultations.billing import affordable_seconds, billable_seconds
+from consultations.billing import plan_for
 from consultations.models import Consultation, Kind, Status
 from wallets.models import Hold, HoldStatus
 from wallets.services import wallet_for
@@ -34,17 +34,6 @@ class Meter:
     ends_in_seconds: int | None
 
 
-def talk_seconds_left(consultation: Consultation, *, funds: int, now: datetime) -> int:
-    """Seconds the client's `funds` (available balance plus what this consultation's own hold
-    still reserves) pay for after `now`: the engine's "last affordable second" less the
-    seconds billable by now (billing.settle's arithmetic)."""
-    last_second = affordable_seconds(
-        rate_per_minute=consultation.rate_per_minute, budget=consultation.total_amount + funds
-    )
-    used = max(billable_seconds(consultation, now), consultation.billed_seconds)
-    return max(0, last_second - used)
-
-
 def meter(consultation: Consultation, *, now: datetime) -> Meter:
     wallet = wallet_for(user=consultation.client)
     remaining = ends_in = None
@@ -57,8 +46,10 @@ def meter(consultation: Consultation, *, now: datetime) -> Meter:
                     .values_list("remaining", flat=True)
                     .first()
                 ) or 0
+            # What `billing_tick.remaining_seconds` would say if a tick ran now: the engine's
+            # own plan, from the client's available balance plus what the hold still reserves.
             funds = wallet.balance - wallet.held + own_hold
-            remaining = talk_seconds_left(consultation, funds=funds, now=now)
+            remaining = plan_for(consultation, funds=funds, now=now).remaining_seconds
         elif consultation.ends_at is not None:
             ends_in = max(0, int((consultation.ends_at - now) / timedelta(seconds=1)))
     return Meter(
