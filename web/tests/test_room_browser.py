@@ -151,6 +151,7 @@ def test_a_chat_consultation_from_start_to_review(live_site, page, new_page, sig
     expect(page.get_by_test_id("balance")).to_have_text(format_rupees(wallet.balance))
     expect(page.get_by_test_id("available")).to_have_text(format_rupees(wallet.available))
     expect(page.get_by_test_id("time-left")).to_have_text(CLOCK)
+    expect(page.locator("[data-meter]")).to_have_css("display", "flex")  # the room's CSS holds
     assert theirs.get_by_test_id("balance").count() == 0  # the client's wallet is theirs
 
     # A phone shows the room without sideways scrolling, the composer on screen.
