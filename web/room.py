@@ -498,25 +498,34 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-@require_POST
-@participant_page
-def end(request: HttpRequest, room: Room) -> HttpResponse:
-    """Either side ends an active consultation; the page hears `consultation_updated` like the
-    other side does (a form post without the script comes back to the receipt)."""
+def _transition(request: HttpRequest, room: Room, service, *, already: str) -> HttpResponse:
+    """Runs End or Cancel's service. With the script (Accept: JSON) the answer is the
+    consultation, or the error; a plain form post comes back to the room, where the status
+    shows (`already` says why when it had moved on)."""
     try:
-        result = consultations.end_consultation(
-            consultation_id=room.consultation.id, actor=request.user
-        )
+        consultation = service(consultation_id=room.consultation.id, actor=request.user)
     except ApiError as error:
         if _wants_json(request):
             return _error(error.status_code, error.code, str(error.detail))
         if error.code != "invalid_state":
             raise
-        flash.info(request, _("This consultation had already ended."))
+        flash.info(request, already)
         return redirect("web:room", consultation_id=room.consultation.id)
     if _wants_json(request):
-        return JsonResponse({"consultation": consultation_frame_data(result.consultation)})
+        return JsonResponse({"consultation": consultation_frame_data(consultation)})
     return redirect("web:room", consultation_id=room.consultation.id)
+
+
+@require_POST
+@participant_page
+def end(request: HttpRequest, room: Room) -> HttpResponse:
+    """Either side ends an active consultation (its final seconds billed); both pages then hear
+    `consultation_updated` and show the receipt."""
+
+    def end_it(**kwargs) -> Consultation:
+        return consultations.end_consultation(**kwargs).consultation
+
+    return _transition(request, room, end_it, already=_("This consultation had already ended."))
 
 
 @require_POST
@@ -525,20 +534,12 @@ def cancel(request: HttpRequest, room: Room) -> HttpResponse:
     """The client withdraws a request that is still ringing."""
     if not room.is_client:
         raise Http404
-    try:
-        consultation = consultations.cancel_consultation(
-            consultation_id=room.consultation.id, actor=request.user
-        )
-    except ApiError as error:
-        if _wants_json(request):
-            return _error(error.status_code, error.code, str(error.detail))
-        if error.code != "invalid_state":
-            raise
-        flash.info(request, _("The request had already been answered or had expired."))
-        return redirect("web:room", consultation_id=room.consultation.id)
-    if _wants_json(request):
-        return JsonResponse({"consultation": consultation_frame_data(consultation)})
-    return redirect("web:room", consultation_id=room.consultation.id)
+    return _transition(
+        request,
+        room,
+        consultations.cancel_consultation,
+        already=_("The request had already been answered or had expired."),
+    )
 
 
 @require_POST

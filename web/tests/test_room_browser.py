@@ -421,3 +421,35 @@ def test_the_client_cancels_while_it_rings(live_site, page, new_page, sign_in, p
     expect(page.get_by_text("You cancelled the request. You were not charged.")).to_be_visible()
     expect(theirs.get_by_text("Asha Verma cancelled the request")).to_be_visible()
     assert Consultation.objects.get(id=consultation.id).status == Status.CANCELLED
+
+
+# --- Signed out -----------------------------------------------------------------------------------
+
+
+def test_a_socket_closed_as_signed_out_comes_back_or_says_so(live_site, page, sign_in, people):
+    from config.events import close_user_sockets
+
+    client_user, _ = people
+    consultation = start(people)
+    sign_in(page, client_user)
+    room(page, live_site, consultation)
+
+    # Closed 4401 while the session is still good (a socket's own credential ran out): the page
+    # connects again by itself and carries on.
+    close_user_sockets(client_user.id)
+    joined(page)
+    page.get_by_label("Message").fill("Still here")
+    page.get_by_label("Message").press("Enter")
+    expect(mine(page, "Still here")).to_have_attribute("data-status", "sent")
+
+    # A new password ends every session: the page says so, with the way back.
+    from accounts.models import User
+
+    again = User.objects.get(id=client_user.id)  # as the account page reads it
+    again.set_password("a brand new passphrase 42")
+    again.save()
+    banner = page.locator("[data-connection]")
+    expect(banner).to_contain_text("You were signed out.")
+    expect(banner.get_by_role("link", name="Sign in again")).to_have_attribute(
+        "href", re.compile(r"^/login/\?next=/consultations/")
+    )
