@@ -14,6 +14,8 @@ Two layers, because the server buffers before the application sees a byte:
   a temporary file. `install_daphne_body_limit` makes daphne's request class count the chunks
   as they arrive from the socket and answer 413 at the limit, so a multi-gigabyte upload costs
   the server no more than the limit.
+  The same class stops twisted from parsing form and multipart bodies itself (it answered one
+  it could not parse with a bare 400, before Django and its error envelope).
 
 A reverse proxy in front should cap bodies too (nginx `client_max_body_size`); this does not
 rely on one.
@@ -134,6 +136,15 @@ def install_daphne_body_limit() -> None:
 
     class BodyLimitedWebRequest(base):  # type: ignore[valid-type, misc]
         body_limited = True
+
+        def __init__(self, *args, **kwargs):
+            # twisted would parse a form or multipart body itself before the application sees
+            # it, and answer one it cannot parse (an empty or malformed multipart) with a bare
+            # 400 of its own: no error envelope, no Content-Type. Django parses bodies; twisted
+            # only carries them (and a large upload is not parsed twice).
+            kwargs["parsePOSTFormSubmission"] = False
+            super().__init__(*args, **kwargs)
+
         _refused = False
         _body_limit = 0
         _body_seen = 0

@@ -6,14 +6,19 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from config.bodylimit import limit_for
-from config.errors import error_body
+from config.errors import error_body, json_404
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
 
 
 class ApiPathMiddleware:
     """Accepts every `/api/` path with or without its trailing slash, refuses a body that
     announces itself as too large before anything reads it (413 `payload_too_large`), and
     renders the API's timestamps in UTC as the contract says (TIME_ZONE stays the local time
-    of the admin and of "today" in earnings).
+    of the admin and of "today" in earnings), and makes any 404 under `/api/` the JSON error
+    envelope (Django's debug page too).
 
     Routes are declared without the slash (as CONTRACT.md writes them); the slash, if any, is
     dropped here rather than declaring every route twice.
@@ -32,7 +37,12 @@ class ApiPathMiddleware:
             if too_large is not None:
                 return too_large
             with timezone.override(UTC):
-                return self.get_response(request)
+                response = self.get_response(request)
+            if response.status_code == 404 and not _is_json(response):
+                # With DEBUG=1 Django answers an unresolved path with its HTML debug page instead
+                # of handler404: the API's clients get the envelope whatever the mode.
+                return json_404(request)
+            return response
         return self.get_response(request)
 
     @staticmethod

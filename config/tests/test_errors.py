@@ -11,6 +11,23 @@ def test_an_unknown_api_path_answers_json_404(api):
     assert response.json() == {"code": "not_found", "detail": "Not found."}
 
 
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/nothing/", "/api/v1/auth/x/y"])
+def test_an_unknown_api_path_answers_json_404_with_debug_on_too(client, settings, path):
+    """DEBUG=1 (make run) would answer Django's HTML debug page, not handler404."""
+    settings.DEBUG = True
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_an_unknown_page_keeps_its_html_404(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
 def test_a_body_announced_too_large_answers_413_before_it_is_read(api, settings):
     settings.API_MAX_BODY_BYTES = 2048
     response = api.post("/api/v1/auth/login", data="x" * 4096, content_type="application/json")
