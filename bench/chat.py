@@ -1,13 +1,23 @@
-"""Chat load test: the real server (daphne + Redis + PostgreSQL) against a bare relay.
+"""Chat load test: the real server (daphne + Redis + PostgreSQL) against two anchors.
 
 S consultations x 2 sockets (client and consultant) each send `send_message` frames at a fixed
 rate for a fixed time; the other side's receipt of each message is timed (send and receive are
-both in this process, so one clock). The same sockets and the same load then go to
-`bench/relay.py`, a bare `websockets` relay, in the same run. Printed: delivered messages a
-second and p50/p99 send-to-receive latency for each, and the ratios.
+both in this process, so one clock). Two anchors run in the same run, on the same machine:
+
+* the relay (`bench/relay.py`): a bare `websockets` relay, no storage, no checks. The fixed
+  load goes to it and to the chat server: `throughput chat/relay`.
+* the floor (`bench/floor.py`): one asyncio process with `websockets` and psycopg 3 async that
+  checks membership from memory, INSERTs the message and sends it to the peer, i.e. the least a
+  stored, delivered message costs. Its saturation point (the highest offered rate with >= 99 %
+  delivered and p99 <= 250 ms, found by doubling then bisecting, a few seconds a step) is
+  compared with the chat server's: `saturation chat/floor`.
+
+Each line carries the machine's load average at the time (the machine may be shared: the
+ratios, measured minutes apart in the same run, are the figures to read).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20 [--layer core]
+        .venv/bin/python bench/chat.py --sockets 500 --rate 1 --duration 20 [--layer core] \\
+        [--no-saturation] [--phase-seconds 5] [--processes 2]
 
 The database named in DATABASE_URL is a scratch one: it is created if missing, migrated and
 FLUSHED. Everything runs on loopback and stops by itself.
@@ -41,10 +51,25 @@ class Result:
     errors: int = 0
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    load: str = ""  # the machine's load average when the phase ended
+    closed: bool = False  # judged: later receipts are `late`, not delivered
+    late: int = 0
 
     @property
     def rate(self) -> float:
         return self.delivered / self.seconds if self.seconds else 0.0
+
+    @property
+    def offered(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def saturated_ok(self) -> bool:
+        """Within the saturation search's bounds: nearly all delivered, p99 short."""
+        return (
+            self.sent > 0
+            and self.delivered >= SATURATION_DELIVERED * self.sent
+            and self.percentile(99) <= SATURATION_P99_MS
+        )
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -54,10 +79,10 @@ class Result:
 
     def line(self) -> str:
         return (
-            f"{self.name:<8} sockets={self.sockets:<5} sent={self.sent:<7} "
-            f"delivered={self.delivered:<7} errors={self.errors:<5} "
-            f"msgs/s={self.rate:8.1f}  p50={self.percentile(50):8.1f} ms  "
-            f"p99={self.percentile(99):8.1f} ms"
+            f"{self.name:<6} sockets={self.sockets:<5} sent={self.sent:<7} "
+            f"delivered={self.delivered:<7} errors={self.errors:<4} "
+            f"offered/s={self.offered:7.1f} delivered/s={self.rate:7.1f}  "
+            f"p50={self.percentile(50):8.1f} ms  p99={self.percentile(99):8.1f} ms  ({self.load})"
         )
 
 
@@ -101,9 +126,15 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def make_sessions(count: int) -> list[tuple[str, str, str]]:
-    """`count` active chat consultations on fresh users: (session id, client token, consultant
-    token). Flushes the scratch database first."""
+@dataclass
+class Side:
+    user_id: str
+    token: str
+
+
+def make_sessions(count: int) -> list[tuple[str, Side, Side]]:
+    """`count` active chat consultations on fresh users: (session id, client, consultant).
+    Flushes the scratch database first."""
     import django
 
     django.setup()
@@ -158,8 +189,8 @@ def make_sessions(count: int) -> list[tuple[str, str, str]]:
     return [
         (
             str(session.id),
-            str(AccessToken.for_user(client)),
-            str(AccessToken.for_user(expert)),
+            Side(str(client.id), str(AccessToken.for_user(client))),
+            Side(str(expert.id), str(AccessToken.for_user(expert))),
         )
         for session, client, expert in zip(sessions, clients, experts, strict=True)
     ]
@@ -167,94 +198,199 @@ def make_sessions(count: int) -> list[tuple[str, str, str]]:
 
 # --- Load -------------------------------------------------------------------------------------
 
+# A saturation point: the highest offered rate at which at least this share of the messages is
+# delivered with a p99 no higher than this (issue 16).
+SATURATION_DELIVERED = 0.99
+SATURATION_P99_MS = 250.0
 
-async def run_load(
-    name: str,
-    urls: list[tuple[str, str, str]],
-    *,
-    rate: float,
-    duration: float,
-    chat: bool,
-) -> Result:
-    """`urls` = (session id, url of side A, url of side B). Each socket sends `rate` messages a
-    second for `duration` seconds; the other side's receipts are timed."""
-    from websockets.asyncio.client import connect
 
-    result = Result(name=name, sockets=2 * len(urls))
-    sockets = []
+def load_average() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
 
-    async def open_side(session_id: str, url: str):
-        ws = await connect(url, compression=None, max_size=2**20, open_timeout=60)
-        if chat:
-            await ws.send(json.dumps({"type": "join_session", "session_id": session_id}))
-            while json.loads(await ws.recv())["type"] != "session_joined":
-                pass
-        return ws
 
-    # open in batches: a real fleet does not arrive in the same millisecond either
-    for start in range(0, len(urls), 50):
-        batch = urls[start : start + 50]
-        opened = await asyncio.gather(
-            *(open_side(sid, url) for sid, a, b in batch for url in (a, b))
-        )
-        for index, (sid, _, _) in enumerate(batch):
-            sockets.append((sid, opened[2 * index], f"A{start + index}"))
-            sockets.append((sid, opened[2 * index + 1], f"B{start + index}"))
+class Fleet:
+    """Open sockets, two a session, that send `send_message` frames in phases and time the
+    other side's receipt of each (one clock: both ends are in this process)."""
 
-    begin = time.time() + 1.0
-    end = begin + duration
+    def __init__(self, name: str, chat: bool) -> None:
+        self.name = name
+        self.chat = chat  # contract frames (join, send_message, message) or the relay's own
+        self.sockets: list[tuple[str, object, str]] = []  # (session id, socket, side)
+        self.results: dict[int, Result] = {}
+        self.receivers: list[asyncio.Task] = []
+        self.last_receipt = 0.0
 
-    async def sender(session_id: str, ws, side: str) -> None:
-        step = 1 / rate
-        at = begin + random.random() * step
-        while at < end:
-            await asyncio.sleep(max(0, at - time.time()))
-            body = json.dumps({"side": side, "t": time.time()})
-            frame = {
-                "type": "send_message",
-                "session_id": session_id,
-                "client_msg_id": str(uuid.uuid4()),
-                "body": body,
-            }
-            try:
-                await ws.send(json.dumps(frame))
-            except Exception:  # noqa: BLE001 - the server closed it: counted, not fatal
-                result.errors += 1
-                return
-            result.sent += 1
-            at += step
+    async def open(self, urls: list[tuple[str, str, str]]) -> None:
+        """`urls` = (session id, url of side A, url of side B)."""
+        from websockets.asyncio.client import connect
 
-    async def receiver(ws, side: str) -> None:
+        async def open_side(session_id: str, url: str):
+            ws = await connect(url, compression=None, max_size=2**20, open_timeout=60)
+            if self.chat:
+                await ws.send(json.dumps({"type": "join_session", "session_id": session_id}))
+                while json.loads(await ws.recv())["type"] != "session_joined":
+                    pass
+            return ws
+
+        # opened in batches: a real fleet does not arrive in the same millisecond either
+        for start in range(0, len(urls), 25):
+            batch = urls[start : start + 25]
+            opened = await asyncio.gather(
+                *(open_side(sid, url) for sid, a, b in batch for url in (a, b))
+            )
+            for index, (sid, _, _) in enumerate(batch):
+                self.sockets.append((sid, opened[2 * index], f"A{start + index}"))
+                self.sockets.append((sid, opened[2 * index + 1], f"B{start + index}"))
+        self.receivers = [
+            asyncio.create_task(self.receive(ws, side)) for _, ws, side in self.sockets
+        ]
+
+    async def receive(self, ws, side: str) -> None:
         try:
             async for raw in ws:
                 frame = json.loads(raw)
                 kind = frame.get("type")
                 if kind == "error":
-                    result.errors += 1
+                    if self.results:
+                        self.results[max(self.results)].errors += 1
                     continue
-                if chat and kind != "message":
+                if self.chat and kind != "message":
                     continue
-                body = json.loads(frame["message"]["body"] if chat else frame["body"])
+                body = json.loads(frame["message"]["body"] if self.chat else frame["body"])
                 if body["side"] == side:
                     continue  # the sender's own copy (the chat room includes it)
+                result = self.results[body["phase"]]
+                self.last_receipt = time.monotonic()
+                if result.closed:
+                    result.late += 1  # after its phase was judged: not counted as delivered
+                    continue
                 result.delivered += 1
                 result.latencies.append(time.time() - body["t"])
         except Exception:  # noqa: BLE001 - the socket closed at the end
             return
 
-    receivers = [asyncio.create_task(receiver(ws, side)) for _, ws, side in sockets]
-    await asyncio.gather(*(sender(sid, ws, side) for sid, ws, side in sockets))
-    await asyncio.sleep(3)  # let the last messages arrive
-    result.seconds = duration
-    for _, ws, _ in sockets:
-        await ws.close()
-    for task in receivers:
-        task.cancel()
-    return result
+    async def settle(self, quiet: float = 2.0, limit: float = 60.0) -> None:
+        """Waits until nothing has arrived for `quiet` seconds (at most `limit`): the backlog
+        of a phase the server could not keep up with must not land in the next one."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and time.monotonic() - self.last_receipt < quiet:
+            await asyncio.sleep(0.2)
+
+    async def phase(self, rate: float, duration: float, *, drain: float = 10.0) -> Result:
+        """Every socket sends `rate` messages a second for `duration` seconds; what arrives
+        up to `drain` seconds after the last one was sent is counted (no longer: a message
+        later than that is as good as lost)."""
+        await self.settle()
+        number = len(self.results) + 1
+        result = self.results[number] = Result(name=self.name, sockets=len(self.sockets))
+        begin = time.time() + 0.5
+        end = begin + duration
+
+        async def sender(session_id: str, ws, side: str) -> None:
+            step = 1 / rate
+            at = begin + random.random() * step
+            while at < end:
+                await asyncio.sleep(max(0, at - time.time()))
+                body = json.dumps({"side": side, "t": time.time(), "phase": number})
+                frame = {
+                    "type": "send_message",
+                    "session_id": session_id,
+                    "client_msg_id": str(uuid.uuid4()),
+                    "body": body,
+                }
+                try:
+                    await ws.send(json.dumps(frame))
+                except Exception:  # noqa: BLE001 - the server closed it: counted, not fatal
+                    result.errors += 1
+                    return
+                result.sent += 1
+                at += step
+
+        await asyncio.gather(*(sender(sid, ws, side) for sid, ws, side in self.sockets))
+        result.seconds = duration
+        result.load = load_average()
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline and result.delivered < result.sent:
+            await asyncio.sleep(0.1)
+        result.closed = True
+        return result
+
+    async def saturation(
+        self, *, start: float, duration: float, steps: int = 3
+    ) -> tuple[float, list[Result]]:
+        """The highest offered rate (messages a second, all sockets together) that this server
+        delivers within SATURATION_DELIVERED and SATURATION_P99_MS: doubled from `start` until
+        a rate fails, then `steps` bisections between the last good and the first bad rate."""
+        per_socket = 1 / len(self.sockets)
+        good, bad = 0.0, None
+        tried: list[Result] = []
+        rate = start
+        while bad is None and rate <= start * 2**10:
+            result = await self.phase(rate * per_socket, duration)
+            tried.append(result)
+            print(f"  {result.line()}  {'ok' if result.saturated_ok() else 'over'}", flush=True)
+            if result.saturated_ok():
+                good, rate = rate, rate * 2
+            else:
+                bad = rate
+        for _ in range(steps if bad is not None else 0):
+            rate = (good + bad) / 2
+            result = await self.phase(rate * per_socket, duration)
+            tried.append(result)
+            print(f"  {result.line()}  {'ok' if result.saturated_ok() else 'over'}", flush=True)
+            if result.saturated_ok():
+                good = rate
+            else:
+                bad = rate
+        return good, tried
+
+    async def close(self) -> None:
+        for _, ws, _ in self.sockets:
+            await ws.close()
+        for task in self.receivers:
+            task.cancel()
+
+
+def saturation_line(name: str, rate: float, anchor: str, anchor_rate: float) -> str:
+    ratio = rate / anchor_rate if anchor_rate else float("nan")
+    return f"saturation {name}/{anchor} = {ratio:.2f}x"
+
+
+async def measure(
+    args, relay_urls, chat_urls, floor_urls
+) -> tuple[Result, Result, float | None, float | None]:
+    """The fixed load on the relay and on the chat server (throughput), then the saturation
+    points of the floor and of the chat server, all in this one run."""
+    relay = Fleet("relay", chat=False)
+    await relay.open(relay_urls)
+    relay_result = await relay.phase(args.rate, args.duration)
+    await relay.close()
+
+    chat = Fleet("chat", chat=True)
+    await chat.open(chat_urls)
+    chat_result = await chat.phase(args.rate, args.duration)
+    print(relay_result.line(), flush=True)
+    print(chat_result.line(), flush=True)
+    chat_saturation = floor_saturation = None
+    if args.saturation:
+        print(f"saturation search: chat ({args.phase_seconds:g} s a step)", flush=True)
+        chat_saturation, _ = await chat.saturation(
+            start=args.saturation_start, duration=args.phase_seconds
+        )
+    await chat.close()
+    if args.saturation:
+        floor = Fleet("floor", chat=True)
+        await floor.open(floor_urls)
+        print(f"saturation search: floor ({args.phase_seconds:g} s a step)", flush=True)
+        floor_saturation, _ = await floor.saturation(
+            start=args.saturation_start, duration=args.phase_seconds
+        )
+        await floor.close()
+    return relay_result, chat_result, chat_saturation, floor_saturation
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Chat load test: real server vs a bare relay.")
+    parser = argparse.ArgumentParser(description="Chat load test: real server vs its anchors.")
     parser.add_argument("--sockets", type=int, default=500, help="sockets in all (2 a session)")
     parser.add_argument("--rate", type=float, default=1.0, help="messages a second per socket")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
@@ -264,6 +400,21 @@ def main() -> None:
         choices=["core", "pubsub"],
         default=os.environ.get("CHANNEL_LAYER_BACKEND", "pubsub"),
         help="channels-redis layer (CHANNEL_LAYER_BACKEND)",
+    )
+    parser.add_argument(
+        "--no-saturation",
+        dest="saturation",
+        action="store_false",
+        help="skip the saturation search (chat server and floor)",
+    )
+    parser.add_argument(
+        "--phase-seconds", type=float, default=5.0, help="seconds of sending per search step"
+    )
+    parser.add_argument(
+        "--saturation-start",
+        type=float,
+        default=100.0,
+        help="first offered rate of the search (messages a second, all sockets)",
     )
     args = parser.parse_args()
 
@@ -288,25 +439,34 @@ def main() -> None:
     ensure_database(database_url)
     sessions = make_sessions(args.sockets // 2)
 
+    # The search's top rates need a per-socket frame allowance above them.
+    top_per_socket = args.saturation_start * 2**10 / args.sockets if args.saturation else 0
     env = dict(
         os.environ,
-        WS_RATE_LIMIT_PER_SECOND=str(max(20, int(args.rate * 4))),
+        WS_RATE_LIMIT_PER_SECOND=str(int(max(20, args.rate * 4, top_per_socket * 2))),
         CHANNEL_LAYER_BACKEND=args.layer,
     )
     ports = [free_port() for _ in range(args.processes)]
     servers = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["config.asgi:application"],
+            # a loaded machine may take longer than daphne's 5 s to accept a burst of sockets
+            + ["--websocket_connect_timeout", "60", "config.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
         )
         for port in ports
     ]
-    relay_port = free_port()
+    relay_port, floor_port = free_port(), free_port()
     relay = subprocess.Popen(  # noqa: S603
         [sys.executable, str(ROOT / "bench" / "relay.py"), "--port", str(relay_port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    floor = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(ROOT / "bench" / "floor.py"), "--port", str(floor_port)]
+        + ["--database", database_url],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -314,31 +474,38 @@ def main() -> None:
         for port, server in zip(ports, servers, strict=True):
             wait_port(port, server)
         wait_port(relay_port, relay)
-        chat_urls = []
-        for index, (sid, client_token, expert_token) in enumerate(sessions):
+        wait_port(floor_port, floor)
+        chat_urls, floor_urls, relay_urls = [], [], []
+        for index, (sid, client, expert) in enumerate(sessions):
             # with several processes, the two sides of a session sit on different ones
             a = ports[index % len(ports)]
             b = ports[(index + 1) % len(ports)]
             chat_urls.append(
                 (
                     sid,
-                    f"ws://127.0.0.1:{a}/ws/?token={client_token}",
-                    f"ws://127.0.0.1:{b}/ws/?token={expert_token}",
+                    f"ws://127.0.0.1:{a}/ws/?token={client.token}",
+                    f"ws://127.0.0.1:{b}/ws/?token={expert.token}",
                 )
             )
-        relay_urls = [
-            (
-                sid,
-                f"ws://127.0.0.1:{relay_port}/?room={sid}",
-                f"ws://127.0.0.1:{relay_port}/?room={sid}",
+            floor_urls.append(
+                (
+                    sid,
+                    f"ws://127.0.0.1:{floor_port}/?user={client.user_id}",
+                    f"ws://127.0.0.1:{floor_port}/?user={expert.user_id}",
+                )
             )
-            for sid, _, _ in sessions
-        ]
-        load = {"rate": args.rate, "duration": args.duration}
-        relay_result = asyncio.run(run_load("relay", relay_urls, chat=False, **load))
-        chat_result = asyncio.run(run_load("chat", chat_urls, chat=True, **load))
+            relay_urls.append(
+                (
+                    sid,
+                    f"ws://127.0.0.1:{relay_port}/?room={sid}",
+                    f"ws://127.0.0.1:{relay_port}/?room={sid}",
+                )
+            )
+        relay_result, chat_result, chat_saturation, floor_saturation = asyncio.run(
+            measure(args, relay_urls, chat_urls, floor_urls)
+        )
     finally:
-        for process in [*servers, relay]:
+        for process in [*servers, relay, floor]:
             stop(process)
 
     offered = args.sockets * args.rate
@@ -352,10 +519,20 @@ def main() -> None:
     throughput = chat_result.rate / relay_result.rate if relay_result.rate else float("nan")
     p99 = chat_result.percentile(99) / relay_result.percentile(99)
     print(
-        f"ratio    throughput chat/relay = {throughput:.2f}x (target >= 0.25x)   "
-        f"p99 chat/relay = {p99:.1f}x (target <= 3x)   p50 chat/relay = "
-        f"{chat_result.percentile(50) / relay_result.percentile(50):.1f}x"
+        f"ratio    throughput chat/relay = {throughput:.2f}x (target >= 0.95x)   "
+        f"p99 chat/relay = {p99:.1f}x   p50 chat/relay = "
+        f"{chat_result.percentile(50) / relay_result.percentile(50):.1f}x   ({chat_result.load})"
     )
+    if chat_saturation is not None and floor_saturation is not None:
+        print(
+            f"saturation (>= {SATURATION_DELIVERED:.0%} delivered, p99 <= "
+            f"{SATURATION_P99_MS:g} ms): chat {chat_saturation:.0f} msg/s, "
+            f"floor {floor_saturation:.0f} msg/s"
+        )
+        print(
+            f"ratio    {saturation_line('chat', chat_saturation, 'floor', floor_saturation)} "
+            f"(target >= 0.5x)   ({load_average()})"
+        )
     if chat_result.errors:
         print(f"note: the chat server answered {chat_result.errors} error frames")
 
