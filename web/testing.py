@@ -46,6 +46,7 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection",
 ]
+EXPECT_TIMEOUT_MS = 15_000
 PLAYWRIGHT_FIXTURES = {"page", "context", "new_context", "browser", "new_page"}
 
 
@@ -109,7 +110,13 @@ def start_playwright():
 @pytest.fixture(scope="session")
 def playwright():
     """pytest-playwright's fixture, started as `start_playwright` does."""
+    from playwright.sync_api import expect
+
     started = start_playwright()
+    # What a page shows after a server event (a socket frame, a fetch of the room's body) comes
+    # within Playwright's 5 s on an idle machine, not always on two cores shared with other
+    # suites; a passing assertion returns as soon as it holds, so this costs nothing.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     yield started
     started.stop()
 

@@ -20,7 +20,6 @@ PAGES = [
     ("/consultants/{consultant}/", None),
     ("/signup/", None),
     ("/login/", None),
-    ("/logout/", "client"),
     ("/account/", "client"),
     ("/wallet/", "client"),
     ("/wallet/checkout/{payment}/", "client"),
@@ -30,6 +29,7 @@ PAGES = [
     ("/dashboard/profile/", "consultant"),
     ("/earnings/", "consultant"),
     ("/no-such-page/", None),
+    ("/logout/", "client"),  # last: what it does to the session touches no other page
 ]
 
 # Fields without a label: inputs a person fills that no <label>, aria-label or aria-labelledby
@@ -61,37 +61,58 @@ def people(db):
     }
 
 
-@pytest.mark.parametrize(("path", "who"), PAGES)
-def test_every_page_is_labelled_fits_a_phone_and_asks_no_other_host(
-    live_site, new_page, people, path, who
-):
-    page = new_page(people[who] if who else None, viewport={"width": 375, "height": 812})
+def test_every_page_is_labelled_fits_a_phone_and_asks_no_other_host(live_site, new_page, people):
+    """One visit a page, in one browser context a person (a visitor, the client, the
+    consultant), so the whole site costs one database and a few contexts; every page's
+    problems are gathered and reported together."""
+    pages = {}
+    problems = {}
+    for path, who in PAGES:
+        if who not in pages:
+            pages[who] = new_page(
+                people[who] if who else None, viewport={"width": 375, "height": 812}
+            )
+        found = check_page(pages[who], live_site, path.format(**people["ids"]))
+        if found:
+            problems[f"{path} ({who or 'visitor'})"] = found
+    assert problems == {}
+
+
+def check_page(page, live_site, path: str) -> list[str]:
     foreign = []
     assets = []
-    page.on(
-        "response",
-        lambda response: (
+
+    def on_response(response):
+        if response.request.resource_type in ("stylesheet", "script"):
             assets.append(response)
-            if response.request.resource_type in ("stylesheet", "script")
-            else None
-        ),
-    )
-    page.on(
-        "request",
-        lambda request: (
+
+    def on_request(request):
+        if not request.url.startswith((live_site.url, "data:", "blob:")):
             foreign.append(request.url)
-            if not request.url.startswith((live_site.url, "data:", "blob:"))
-            else None
-        ),
-    )
-    answer = page.goto(live_site.url_for(path.format(**people["ids"])), wait_until="networkidle")
-    assert answer.status == (404 if path == "/no-such-page/" else 200)
-    assert page.title().endswith("· Consult")
-    assert page.evaluate("document.documentElement.lang") == "en"
-    assert page.evaluate(UNLABELLED) == []
-    assert page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-    ), "the page scrolls sideways at 375 px"
-    assert foreign == []
-    weight = sum(len(response.body()) for response in assets)
-    assert assets and weight < 100 * 1024, f"{weight} bytes of CSS and JS"
+
+    page.on("response", on_response)
+    page.on("request", on_request)
+    try:
+        answer = page.goto(live_site.url_for(path), wait_until="networkidle")
+        found = []
+        if answer.status != (404 if path == "/no-such-page/" else 200):
+            found.append(f"status {answer.status}")
+        if not page.title().endswith("· Consult"):
+            found.append(f"title {page.title()!r}")
+        if page.evaluate("document.documentElement.lang") != "en":
+            found.append("<html lang> is not en")
+        if unlabelled := page.evaluate(UNLABELLED):
+            found.append(f"fields without a label: {unlabelled}")
+        if not page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        ):
+            found.append("the page scrolls sideways at 375 px")
+        if foreign:
+            found.append(f"requests to other hosts: {foreign}")
+        weight = sum(len(response.body()) for response in assets)
+        if not assets or weight >= 100 * 1024:
+            found.append(f"{weight} bytes of CSS and JS")
+        return found
+    finally:
+        page.remove_listener("response", on_response)
+        page.remove_listener("request", on_request)

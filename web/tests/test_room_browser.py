@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.tests.factories import ClientFactory
@@ -28,6 +29,9 @@ pytestmark = [pytest.mark.browser]
 
 RATE = 6000  # paise a minute: ₹60.00, one rupee a second
 CLOCK = re.compile(r"^\d{2}:\d{2}$")
+# A call connects in ~0.2 s on an idle machine; encoding the fake camera on two cores shared
+# with other suites can take many seconds.
+CALL_TIMEOUT_MS = 45_000
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +95,7 @@ def remote_plays(page, testid="remote-video") -> None:
     page.wait_for_function(
         f"() => {{ const v = document.querySelector('{selector}');"
         " return v && v.videoWidth > 0 && v.currentTime > 0; }",
-        timeout=20_000,
+        timeout=CALL_TIMEOUT_MS,
     )
     before = page.evaluate(f"document.querySelector('{selector}').currentTime")
     page.wait_for_function(
@@ -180,6 +184,77 @@ def test_a_chat_consultation_from_start_to_review(live_site, page, new_page, sig
     assert (review.rating, review.comment) == (4, "Clear and kind.")
     # The conversation stays readable under the receipt, each message once.
     expect(mine(page, "Hello, I have a question about my lease.")).to_have_count(1)
+
+
+# --- The chat's finer points ---------------------------------------------------------------------
+
+
+def test_older_messages_load_on_scroll_up_and_seen_waits_for_a_visible_tab(
+    live_site, page, new_page, sign_in, people
+):
+    from chat.models import MessageStatus
+    from chat.tests.factories import MessageFactory
+
+    client_user, expert = people
+    consultation = start(people)
+    first = timezone.now() - timedelta(minutes=10)
+    for n in range(45):
+        at = first + timedelta(seconds=n)
+        MessageFactory(
+            consultation=consultation,
+            body=f"Earlier note {n}",
+            status=MessageStatus.SEEN,
+            created_at=at,
+            delivered_at=at,
+            seen_at=at,
+        )
+    sign_in(page, client_user)
+    room(page, live_site, consultation)
+    # The consultant's tab is in the background (another tab in front) until it comes back.
+    theirs = new_page(expert.user)
+    theirs.add_init_script(
+        """window.tabHidden = true;
+        Object.defineProperty(Document.prototype, "visibilityState", {
+            configurable: true, get: () => (window.tabHidden ? "hidden" : "visible") });"""
+    )
+    room(theirs, live_site, consultation)
+
+    # The newest page first; scrolling up brings the older ones, in order, each once.
+    expect(page.get_by_test_id("message")).to_have_count(30)
+    page.locator("[data-chat-scroll]").evaluate("(s) => { s.scrollTop = 0; }")
+    expect(page.get_by_test_id("message")).to_have_count(45)
+    bodies = page.get_by_test_id("message").all_text_contents()
+    assert bodies == [f"Earlier note {n}" for n in range(45)]
+    expect(page.locator("[data-chat-start]")).to_be_visible()
+
+    # Delivered as soon as their page has it; seen only once their tab is in front.
+    page.get_by_label("Message").fill("Are you there?")
+    page.get_by_label("Message").press("Enter")
+    expect(mine(theirs, "Are you there?")).to_be_attached()
+    expect(mine(page, "Are you there?")).to_have_attribute("data-status", "delivered")
+    time.sleep(1)
+    expect(mine(page, "Are you there?")).to_have_attribute("data-status", "delivered")
+    theirs.evaluate(
+        "() => { window.tabHidden = false; document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    expect(mine(page, "Are you there?")).to_have_attribute("data-status", "seen")
+
+    # The time left counts down between ticks; the consultant reads what they earn.
+    billed = tick(consultation, 60)
+    expect(page.get_by_test_id("meter-seconds")).to_have_text(str(billed.billed_seconds))
+    expect(theirs.locator("[data-earned]")).to_have_text(format_rupees(billed.consultant_amount))
+    left = _seconds(page.get_by_test_id("time-left").text_content())
+    expect(page.get_by_test_id("time-left")).not_to_have_text(clock_text(left))
+    assert _seconds(page.get_by_test_id("time-left").text_content()) < left
+
+    # The consultant closes their page: the client sees them go offline.
+    expect(page.get_by_test_id("peer-online")).to_have_text("online")
+    theirs.close()
+    expect(page.get_by_test_id("peer-online")).to_have_text("offline")
+
+
+def clock_text(seconds: int) -> str:
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 # --- A video call ---------------------------------------------------------------------------------
@@ -309,11 +384,17 @@ def test_a_recharge_in_the_room_keeps_the_call_going(live_site, page, new_page, 
     room(page, live_site, consultation)
     theirs = room(new_page(expert.user), live_site, consultation)
     for side in (page, theirs):
-        expect(side.locator("[data-call-state]")).to_have_text("Connected", timeout=20_000)
+        expect(side.locator("[data-call-state]")).to_have_text("Connected", timeout=CALL_TIMEOUT_MS)
     page.evaluate(
         """() => { window.heard = document.querySelector('[data-testid=remote-audio]')
             .srcObject.getAudioTracks()[0]; }"""
     )
+    # The client's network drops and comes back: the socket reconnects, the call carries on.
+    page.context.set_offline(True)
+    expect(page.locator("[data-connection]")).to_contain_text("Reconnecting")
+    page.context.set_offline(False)
+    joined(page)
+    expect(page.locator("[data-call-state]")).to_have_text("Connected")
 
     tick(consultation, 900)
     warned_balance = wallet_for(user=client_user).balance
