@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "chat",
     "reviews",
     "earnings",
+    "bookings",
     "web",
 ]
 
@@ -297,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentKindEnum": "consultants.models.DocumentKind",
         "EntryKindEnum": "wallets.models.EntryKind",
         "ConsultationKindEnum": "consultations.models.Kind",
+        "BookingStatusEnum": "bookings.models.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -338,6 +340,20 @@ MAX_RATE_PER_MINUTE = env_int("MAX_RATE_PER_MINUTE", 1_000_000, minimum=1)
 BILLING_BATCH_SIZE = env_int("BILLING_BATCH_SIZE", 2000, minimum=1)
 # How often the consultations whose end has come (a booking's end, money running out) are ended.
 END_SWEEP_SECONDS = env_int("END_SWEEP_SECONDS", 1, minimum=1, maximum=60)
+# --- Scheduled bookings (CONTRACT.md "Scheduled bookings"; README "Bookings") -----------------
+# The client's refund when they cancel: everything at least FULL hours before the start, LATE
+# percent (rounded down) at least NO hours before, nothing later.
+BOOKING_FULL_REFUND_HOURS = env_int("BOOKING_FULL_REFUND_HOURS", 24, minimum=0)
+BOOKING_NO_REFUND_HOURS = env_int("BOOKING_NO_REFUND_HOURS", 2, minimum=0)
+BOOKING_LATE_REFUND_PERCENT = env_int("BOOKING_LATE_REFUND_PERCENT", 50, minimum=0, maximum=100)
+# A pending (gateway) booking's time to be paid; how early its room opens; how late a
+# participant may be before it is a no-show.
+BOOKING_PAYMENT_MINUTES = env_int("BOOKING_PAYMENT_MINUTES", 15, minimum=1)
+BOOKING_JOIN_EARLY_MINUTES = env_int("BOOKING_JOIN_EARLY_MINUTES", 5, minimum=0)
+BOOKING_NO_SHOW_MINUTES = env_int("BOOKING_NO_SHOW_MINUTES", 10, minimum=1)
+# How often the bookings' lifecycle job runs (expiry, no-shows, completion, reminders).
+BOOKING_SWEEP_SECONDS = env_int("BOOKING_SWEEP_SECONDS", 30, minimum=1, maximum=3600)
+
 # Embedded mode only: run the periodic jobs (config/jobs.py) inside the server process.
 EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("chat.urls")),
     path("api/v1/", include("reviews.urls")),
     path("api/v1/", include("earnings.urls")),
+    path("api/v1/", include("bookings.urls")),
     # The language switcher posts here (Django's set_language: a cookie, then back to `next`).
     path("i18n/setlang/", set_language, name="set_language"),
     # The web pages (UI.md), namespace `web`.

@@ -30,6 +30,10 @@ KINDS = {
     "payment-refund-reversal": "the credit back of a refund the gateway did not make",
     "payout-hold": "the hold of a payout request",
     "payout": "the ledger debit of a paid payout",
+    "booking-charge": "a booking's price, from the client's wallet to the bookings held",
+    "booking-hold": "the hold on a split booking's wallet part until its gateway part is paid",
+    "booking-settlement": "a booking's kept part, to its consultant and the platform",
+    "booking-refund": "a booking's refund, back to its client",
     "adjustment": "an operator's (or a test's, or the load generator's) adjustment",
 }
 
@@ -97,6 +101,22 @@ def payout_hold(consultant_id: Any, token: str) -> str:
 
 def payout(payout_id: Any) -> str:
     return _key("payout", payout_id)
+
+
+def booking_charge(booking_id: Any) -> str:
+    return _key("booking-charge", booking_id)
+
+
+def booking_hold(booking_id: Any) -> str:
+    return _key("booking-hold", booking_id)
+
+
+def booking_settlement(booking_id: Any) -> str:
+    return _key("booking-settlement", booking_id)
+
+
+def booking_refund(booking_id: Any) -> str:
+    return _key("booking-refund", booking_id)
 
 
 def adjustment(*parts: Any) -> str:

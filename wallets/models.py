@@ -36,13 +36,15 @@ class AccountKind(models.TextChoices):
     GATEWAY_CLEARING = "gateway_clearing", "Gateway clearing"
     PAYOUTS_IN_FLIGHT = "payouts_in_flight", "Payouts in flight"
     PLATFORM_ADJUSTMENTS = "platform_adjustments", "Platform adjustments"
+    # Bookings paid and not yet settled or refunded (the bookings app's escrow).
+    BOOKINGS_HELD = "bookings_held", "Bookings held"
 
 
 SYSTEM_ACCOUNT_KINDS = [k.value for k in AccountKind if k != AccountKind.USER_WALLET]
 
 
 class EntryKind(models.TextChoices):
-    """The kind of one leg. The first six are what a user sees (CONTRACT.md `transaction`)."""
+    """The kind of one leg. The first nine are what a user sees (CONTRACT.md `transaction`)."""
 
     RECHARGE = "recharge", _("Recharge")
     CONSULTATION_CHARGE = "consultation_charge", _("Consultation charge")
@@ -50,6 +52,9 @@ class EntryKind(models.TextChoices):
     REFUND = "refund", _("Refund")
     PAYOUT = "payout", _("Payout")
     ADJUSTMENT = "adjustment", _("Adjustment")
+    BOOKING_CHARGE = "booking_charge", _("Booking charge")
+    BOOKING_EARNING = "booking_earning", _("Booking earning")
+    BOOKING_REFUND = "booking_refund", _("Booking refund")
     # System legs.
     COMMISSION = "commission", _("Commission")
     CLEARING = "clearing", _("Gateway clearing")
@@ -63,6 +68,9 @@ USER_ENTRY_KINDS = [
     EntryKind.REFUND,
     EntryKind.PAYOUT,
     EntryKind.ADJUSTMENT,
+    EntryKind.BOOKING_CHARGE,
+    EntryKind.BOOKING_EARNING,
+    EntryKind.BOOKING_REFUND,
 ]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,30 @@ logger = logging.getLogger(__name__)
 MIN_RECHARGE = 100  # paise
 MAX_RECHARGE = 10_000_000  # paise
 PAYMENT_REFUND_REFERENCE = "payment_refund"
+
+
+# --- Hooks -------------------------------------------------------------------------------------
+
+# Apps above this one react to a captured payment inside the transaction that credits it (the
+# bookings app confirms the booking an order was made for) without this app importing them.
+# Each hook runs in a savepoint of its own: one that raises is rolled back alone and logged, and
+# the credit stands (the money is the client's, in their wallet, whatever the hook did).
+CaptureHook = Callable[[Payment], None]
+_capture_hooks: dict[str, CaptureHook] = {}
+
+
+def on_payment_captured(hook: CaptureHook, *, uid: str) -> None:
+    """Registers `hook(payment)` (idempotent per `uid`; call it from an `AppConfig.ready`)."""
+    _capture_hooks[uid] = hook
+
+
+def _run_capture_hooks(payment: Payment) -> None:
+    for uid, hook in list(_capture_hooks.items()):
+        try:
+            with transaction.atomic():
+                hook(payment)
+        except Exception:  # noqa: BLE001 - the credit stands; the hook has its own catch-up
+            logger.exception("payment capture hook %s failed for %s", uid, payment.id)
 
 
 # --- Recharge ---------------------------------------------------------------------------------
@@ -139,6 +164,9 @@ def capture_payment(*, payment: Payment, gateway_payment_id: str) -> LedgerEntry
             description=f"Recharge {locked.gateway_order_id}",
         )
         entry = recharge_entry(locked)
+        locked.status, locked.gateway_payment_id = PaymentStatus.CAPTURED, gateway_payment_id
+        locked.captured_at = now
+        _run_capture_hooks(locked)
     assert entry is not None
     payment.status, payment.gateway_payment_id = PaymentStatus.CAPTURED, gateway_payment_id
     return entry

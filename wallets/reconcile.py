@@ -39,6 +39,16 @@ class Report:
         return not self.violations
 
 
+# Apps above this one add checks of their own books (bookings: the money held for bookings equals
+# the bookings paid and not yet settled). Each is called with the report and appends violations.
+_extra_checks: dict[str, Callable[[Report], None]] = {}
+
+
+def add_check(check: Callable[[Report], None], *, uid: str) -> None:
+    """Registers `check(report)` (idempotent per `uid`; call it from an `AppConfig.ready`)."""
+    _extra_checks[uid] = check
+
+
 def _sum(queryset, name: str = "amount") -> int:
     return queryset.aggregate(total=Sum(name))["total"] or 0
 
@@ -182,6 +192,9 @@ def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = 
             f"gateway clearing {clearing.balance} != -(captured {captured} - refunded {refunded})"
         )
     report.checked.append("captured payments equal recharges; refunds equal refund debits")
+
+    for check in list(_extra_checks.values()):
+        check(report)
     return report
 
 

@@ -1,0 +1,169 @@
+"""The bookings app's objects as the API (and the `booking_updated` frame) show them."""
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from bookings.models import (
+    MAX_DURATION_MINUTES,
+    MAX_PRICE,
+    MIN_DURATION_MINUTES,
+    MIN_PRICE,
+    Booking,
+    Party,
+    PaymentMethod,
+    Schedule,
+    SessionType,
+    Status,
+)
+from consultants.models import Channel
+
+
+class SessionTypeSerializer(serializers.ModelSerializer):
+    consultant_id = serializers.UUIDField(read_only=True)
+    price = serializers.IntegerField(help_text="Paise.")
+    currency = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SessionType
+        fields = [
+            "id",
+            "consultant_id",
+            "title",
+            "description",
+            "channel",
+            "duration_minutes",
+            "price",
+            "currency",
+            "is_active",
+        ]
+
+    def get_currency(self, obj) -> str:
+        return "INR"
+
+
+class SessionTypeInputSerializer(serializers.Serializer):
+    """What `POST` takes (and `PATCH`, every field optional). Checked by
+    `bookings.schedules.create_session_type`."""
+
+    title = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    duration_minutes = serializers.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
+    )
+    price = serializers.IntegerField(min_value=MIN_PRICE, max_value=MAX_PRICE, help_text="Paise.")
+
+
+class WeeklyRangeSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday.")
+    start = serializers.RegexField(r"^\d\d:\d\d$", help_text="HH:MM, local time.")
+    end = serializers.RegexField(r"^\d\d:\d\d$", help_text="HH:MM, local time; up to 24:00.")
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    timezone = serializers.CharField(help_text="An IANA time zone name, like Asia/Kolkata.")
+    weekly = WeeklyRangeSerializer(many=True)
+    unavailable_dates = serializers.ListField(child=serializers.DateField())
+    min_notice_hours = serializers.IntegerField(min_value=0, max_value=168, default=2)
+    horizon_days = serializers.IntegerField(min_value=1, max_value=365, default=30)
+
+    class Meta:
+        model = Schedule
+        fields = ["timezone", "weekly", "unavailable_dates", "min_notice_hours", "horizon_days"]
+
+
+class SlotSerializer(serializers.Serializer):
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+
+
+class SlotsSerializer(serializers.Serializer):
+    slots = SlotSerializer(many=True)
+    timezone = serializers.CharField(help_text="The consultant's time zone.")
+    session_type = serializers.UUIDField()
+    # (named with a trailing underscore: `from` is a Python keyword)
+    from_ = serializers.DateField(help_text="The first local date (inclusive).")
+    to = serializers.DateField(help_text="The last local date (inclusive).")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+class BookedSessionTypeSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="session_type_id")
+    title = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    duration_minutes = serializers.IntegerField()
+
+
+class BookingPaymentSerializer(serializers.Serializer):
+    payment_id = serializers.UUIDField(source="id")
+    gateway = serializers.CharField()
+    gateway_order_id = serializers.CharField()
+    key_id = serializers.SerializerMethodField()
+    amount = serializers.IntegerField(help_text="Paise: what is left to pay at the gateway.")
+    currency = serializers.CharField()
+    status = serializers.CharField()
+
+    def get_key_id(self, obj) -> str | None:
+        from django.conf import settings
+
+        return settings.RAZORPAY_KEY_ID
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    client_id = serializers.UUIDField(read_only=True)
+    consultant_id = serializers.UUIDField(read_only=True)
+    session_type = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    payment = serializers.SerializerMethodField()
+    cancelled_by = serializers.ChoiceField(choices=Party.choices, allow_null=True)
+    no_show_by = serializers.ChoiceField(choices=Party.choices, allow_null=True)
+    consultation_id = serializers.UUIDField(read_only=True, allow_null=True)
+    price = serializers.IntegerField(help_text="Paise.")
+    refund_amount = serializers.IntegerField(help_text="Paise back to the client.")
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "client_id",
+            "consultant_id",
+            "session_type",
+            "start_at",
+            "end_at",
+            "price",
+            "currency",
+            "status",
+            "goals",
+            "payment_method",
+            "payment",
+            "refund_amount",
+            "cancelled_by",
+            "cancel_reason",
+            "no_show_by",
+            "consultation_id",
+            "created_at",
+        ]
+
+    @extend_schema_field(BookedSessionTypeSerializer)
+    def get_session_type(self, obj) -> dict:
+        return BookedSessionTypeSerializer(obj).data
+
+    @extend_schema_field(BookingPaymentSerializer(allow_null=True))
+    def get_payment(self, obj) -> dict | None:
+        if obj.payment_id is None:
+            return None
+        data = BookingPaymentSerializer(obj.payment).data
+        return data
+
+
+def booking_frame_data(booking: Booking) -> dict:
+    """The booking as a `booking_updated` frame carries it (JSON-ready)."""
+    return json.loads(json.dumps(BookingSerializer(booking).data, cls=DjangoJSONEncoder))
