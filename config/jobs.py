@@ -51,6 +51,8 @@ def jobs() -> list[Job]:
         ),
         # Credits captured payments whose webhook never came; fails abandoned checkouts.
         Job("reconcile-recent-payments", "wallets.tasks.reconcile_recent_payments", 15 * 60.0),
+        # Refunds still pending: asks the gateway what became of them (or sends them once).
+        Job("retry-refunds", "wallets.tasks.retry_refunds", 60.0),
         # Proves the books once a day; its duration and verdict go to /metrics (alerts.yml).
         Job("reconcile-ledger", "wallets.tasks.reconcile_ledger", 24 * 3600.0),
         # Idempotency records are kept 24 hours (CONTRACT.md: at least).

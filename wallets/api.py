@@ -22,7 +22,14 @@ from config.fields import StrictCharField, StrictIntegerField
 from config.schema import error_responses
 from wallets import freezes, payments
 from wallets.idempotency import idempotent
-from wallets.models import USER_ENTRY_KINDS, FrozenWallet, LedgerEntry, Payment, Refund
+from wallets.models import (
+    USER_ENTRY_KINDS,
+    FrozenWallet,
+    LedgerEntry,
+    Payment,
+    Refund,
+    RefundStatus,
+)
 from wallets.services import wallet_for
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -157,6 +164,11 @@ class PaymentSerializer(serializers.ModelSerializer):
 class PaymentRefundSerializer(serializers.ModelSerializer):
     payment_id = serializers.UUIDField()
     currency = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=RefundStatus.choices,
+        help_text="`pending` until the gateway confirms; `failed`: the amount is back in the "
+        "wallet.",
+    )
 
     class Meta:
         model = Refund
@@ -407,6 +419,38 @@ class PaymentListView(generics.ListAPIView):
         responses={200: PaymentSerializer(many=True), **error_responses({401: "not_authenticated"})}
     )
     def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PaymentRefundListView(generics.ListAPIView):
+    """A payment's refunds, for an admin or the payment's owner (404 for anyone else)."""
+
+    serializer_class = PaymentRefundSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Refund.objects.none()
+        try:
+            payment_id = uuid.UUID(self.kwargs["payment_id"])
+        except ValueError:
+            raise NotFound() from None
+        payment = Payment.objects.filter(id=payment_id).first()
+        user = self.request.user
+        if payment is None or not (user.is_admin or payment.user_id == user.id):
+            raise NotFound()
+        return Refund.objects.filter(payment=payment).order_by("-created_at", "-id")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("payment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={
+            200: PaymentRefundSerializer(many=True),
+            **error_responses({400: "invalid", 401: "not_authenticated", 404: "not_found"}),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        """A refund is `pending` until the gateway confirms it (its answer, the
+        `refund.processed` webhook or the reconciliation that asks it); `failed` means the
+        gateway did not make it and the amount is back in the wallet."""
         return super().get(request, *args, **kwargs)
 
 

@@ -246,7 +246,12 @@ class Payment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
     )
     gateway = models.CharField(max_length=16, default="razorpay")
-    gateway_order_id = models.CharField(max_length=64, unique=True)
+    # Unique among the orders' first payments; a second payment captured on an order already
+    # credited is a row of its own (`duplicate_of` the first), credited as the client's money.
+    gateway_order_id = models.CharField(max_length=64)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
     gateway_payment_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     amount = models.BigIntegerField()  # paise
     amount_refunded = models.BigIntegerField(default=0)  # paise, refunds written (pending too)
@@ -269,8 +274,26 @@ class Payment(models.Model):
                 condition=Q(status__in=[s.value for s in PaymentStatus]),
                 name="payment_status_known",
             ),
+            models.UniqueConstraint(
+                fields=["gateway_order_id"],
+                condition=Q(duplicate_of__isnull=True),
+                name="payment_one_per_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(duplicate_of__isnull=True) | ~Q(status=PaymentStatus.CREATED),
+                name="payment_duplicate_is_captured",
+            ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="payment_user_time")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="payment_user_time"),
+            models.Index(fields=["gateway_order_id"], name="payment_order"),
+            # reconcile_payments: the uncredited payments, newest first.
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(status__in=["created", "failed"]),
+                name="payment_uncredited_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"payment {self.gateway_order_id} ({self.status})"
@@ -302,6 +325,12 @@ class Refund(models.Model):
     )
     idempotency_key = models.CharField(max_length=255, unique=True)
     gateway_refund_id = models.CharField(max_length=64, blank=True, default="")
+    # How many times the gateway was asked to make this refund, counted when a worker claims
+    # the row (compare-and-set on this count), BEFORE the call: a worker killed mid-call
+    # leaves a count the next one sees, so it asks the gateway what happened before sending.
+    attempts = models.PositiveIntegerField(default=0)
+    # While set and in the future, one worker owns the row (it is talking to the gateway).
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -311,6 +340,15 @@ class Refund(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in RefundStatus]),
+                name="refund_status_known",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["updated_at"], condition=Q(status="pending"), name="refund_pending_time"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config import metrics
@@ -25,7 +28,13 @@ from config.errors import Invalid, NotFound
 from wallets import keys
 from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
 from wallets.freezes import check_not_frozen
-from wallets.gateway import GatewayDeclined, GatewayError, GatewayTimeout, get_gateway
+from wallets.gateway import (
+    GatewayDeclined,
+    GatewayError,
+    GatewayRefund,
+    GatewayTimeout,
+    get_gateway,
+)
 from wallets.models import (
     CREDITED_PAYMENT_STATUSES,
     AccountKind,
@@ -44,6 +53,16 @@ logger = logging.getLogger(__name__)
 MIN_RECHARGE = 100  # paise
 MAX_RECHARGE = 10_000_000  # paise
 PAYMENT_REFUND_REFERENCE = "payment_refund"
+# A worker's claim on a refund row: far longer than one gateway call can take (gateway.TIMEOUT).
+REFUND_CLAIM = timedelta(minutes=5)
+# A pending refund is looked at again this long after anyone last touched it.
+REFUND_RETRY_AFTER = timedelta(minutes=1)
+# A checkout not paid within this is abandoned: marked failed, out of reconciliation's queue.
+ABANDONED_AFTER = timedelta(days=1)
+RECONCILE_BATCH = 100
+# reconcile_payments stops starting new gateway calls after this (its task's soft limit is
+# a little longer); whatever is left is the next run's, newest first.
+RECONCILE_BUDGET_SECONDS = 600.0
 
 
 # --- Hooks -------------------------------------------------------------------------------------
@@ -117,26 +136,30 @@ def recharge_entry(payment: Payment) -> LedgerEntry | None:
     )
 
 
-def capture_payment(*, payment: Payment, gateway_payment_id: str) -> LedgerEntry:
-    """Marks the payment captured and credits the wallet, exactly once per payment.
+@dataclass(frozen=True)
+class Capture:
+    payment: Payment  # the payment row credited: the order's own, or a second one's
+    entry: LedgerEntry  # its recharge leg on the wallet
+    credited: bool  # False when it had been credited before (a repeat moved nothing)
 
-    Locks the payment row, then (through `post_transaction`) the gateway clearing account and the
-    wallet. A payment already credited returns its entry and moves nothing; a second gateway
-    payment for an order already credited is logged and not credited (the order's amount was).
+
+def capture_payment(*, payment: Payment, gateway_payment_id: str) -> Capture:
+    """Marks the payment captured and credits the wallet, exactly once per gateway payment.
+
+    Locks the order's payment row, then (through `post_transaction`) the gateway clearing
+    account and the wallet. A payment already credited returns its entry and moves nothing.
+    A SECOND gateway payment captured on an order already credited (the customer paid twice)
+    is the client's money: it becomes a payment row of its own (`duplicate_of` the order's),
+    credited once like any other and refundable like any other.
     """
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(id=payment.id)
         if locked.status in CREDITED_PAYMENT_STATUSES:
-            if locked.gateway_payment_id != gateway_payment_id:
-                logger.error(
-                    "order %s: payment %s captured after %s was credited; not credited again",
-                    locked.gateway_order_id,
-                    gateway_payment_id,
-                    locked.gateway_payment_id,
-                )
-            entry = recharge_entry(locked)
-            assert entry is not None, f"payment {locked.id} credited without a recharge entry"
-            return entry
+            if locked.gateway_payment_id == gateway_payment_id:
+                entry = recharge_entry(locked)
+                assert entry is not None, f"payment {locked.id} credited without an entry"
+                return Capture(locked, entry, credited=False)
+            return _capture_second_payment(locked, gateway_payment_id)
         now = timezone.now()
         # Compare-and-set under the row lock: the state moves once, whoever arrives first.
         moved = Payment.objects.filter(
@@ -149,27 +172,60 @@ def capture_payment(*, payment: Payment, gateway_payment_id: str) -> LedgerEntry
         )
         assert moved == 1
         metrics.payment_status(PaymentStatus.CAPTURED)
-        wallet = wallet_for(user=locked.user)
-        post_transaction(
-            kind=EntryKind.RECHARGE,
-            legs=[
-                Leg(
-                    system_account(AccountKind.GATEWAY_CLEARING), -locked.amount, EntryKind.CLEARING
-                ),
-                Leg(wallet, locked.amount, EntryKind.RECHARGE),
-            ],
-            idempotency_key=keys.recharge(locked.id),
-            reference_type="payment",
-            reference_id=str(locked.id),
-            description=f"Recharge {locked.gateway_order_id}",
-        )
+        _credit(locked)
         entry = recharge_entry(locked)
-        locked.status, locked.gateway_payment_id = PaymentStatus.CAPTURED, gateway_payment_id
-        locked.captured_at = now
+        locked.refresh_from_db()
         _run_capture_hooks(locked)
     assert entry is not None
     payment.status, payment.gateway_payment_id = PaymentStatus.CAPTURED, gateway_payment_id
-    return entry
+    return Capture(locked, entry, credited=True)
+
+
+def _capture_second_payment(order_payment: Payment, gateway_payment_id: str) -> Capture:
+    """Under the order's payment lock: credits a second captured payment as its own row."""
+    twin = Payment.objects.filter(gateway_payment_id=gateway_payment_id).first()
+    if twin is not None:  # seen before (a repeated webhook, verify after the webhook)
+        entry = recharge_entry(twin)
+        assert entry is not None, f"payment {twin.id} captured without an entry"
+        return Capture(twin, entry, credited=False)
+    now = timezone.now()
+    twin = Payment.objects.create(
+        user_id=order_payment.user_id,
+        gateway=order_payment.gateway,
+        gateway_order_id=order_payment.gateway_order_id,
+        duplicate_of=order_payment,
+        gateway_payment_id=gateway_payment_id,
+        amount=order_payment.amount,
+        currency=order_payment.currency,
+        status=PaymentStatus.CAPTURED,
+        captured_at=now,
+    )
+    logger.warning(
+        "order %s: a second payment %s was captured after %s; credited as payment %s",
+        order_payment.gateway_order_id,
+        gateway_payment_id,
+        order_payment.gateway_payment_id,
+        twin.id,
+    )
+    metrics.payment_status(PaymentStatus.CAPTURED)
+    _credit(twin)
+    entry = recharge_entry(twin)
+    assert entry is not None
+    return Capture(twin, entry, credited=True)
+
+
+def _credit(payment: Payment) -> None:
+    post_transaction(
+        kind=EntryKind.RECHARGE,
+        legs=[
+            Leg(system_account(AccountKind.GATEWAY_CLEARING), -payment.amount, EntryKind.CLEARING),
+            Leg(wallet_for(user=payment.user), payment.amount, EntryKind.RECHARGE),
+        ],
+        idempotency_key=keys.recharge(payment.id),
+        reference_type="payment",
+        reference_id=str(payment.id),
+        description=f"Recharge {payment.gateway_order_id}",
+    )
 
 
 def verify_recharge(
@@ -180,7 +236,9 @@ def verify_recharge(
     The payment is looked up by order id among the caller's own payments only (404 otherwise),
     and the signature is checked against the order id WE stored. Raises `InvalidSignature`.
     """
-    payment = Payment.objects.filter(user=user, gateway_order_id=razorpay_order_id).first()
+    payment = Payment.objects.filter(
+        user=user, gateway_order_id=razorpay_order_id, duplicate_of__isnull=True
+    ).first()
     if payment is None:
         raise NotFound()
     if not get_gateway().verify_payment_signature(
@@ -190,9 +248,9 @@ def verify_recharge(
     ):
         raise InvalidSignature()
     with transaction.atomic(durable=True):
-        entry = capture_payment(payment=payment, gateway_payment_id=razorpay_payment_id)
-    payment.refresh_from_db()
-    return payment, entry
+        capture = capture_payment(payment=payment, gateway_payment_id=razorpay_payment_id)
+    capture.payment.refresh_from_db()
+    return capture.payment, capture.entry
 
 
 # --- Webhook ----------------------------------------------------------------------------------
@@ -248,7 +306,9 @@ def _act_on_event(name: str, event: dict) -> str:
         gateway_payment_id = _dig(entity, "id")
         if not isinstance(order_id, str) or not isinstance(gateway_payment_id, str):
             return "malformed"
-        payment = Payment.objects.filter(gateway_order_id=order_id).first()
+        payment = Payment.objects.filter(
+            gateway_order_id=order_id, duplicate_of__isnull=True
+        ).first()
         if payment is None:
             return "unknown_order"
         if name == "payment.failed":
@@ -260,10 +320,11 @@ def _act_on_event(name: str, event: dict) -> str:
         if _dig(entity, "amount") != payment.amount:
             logger.error("order %s: captured amount differs from the order's", order_id)
             return "amount_mismatch"
-        was = payment.status
-        capture_payment(payment=payment, gateway_payment_id=gateway_payment_id)
-        return "already_credited" if was in CREDITED_PAYMENT_STATUSES else "credited"
-    if name == "refund.processed":
+        capture = capture_payment(payment=payment, gateway_payment_id=gateway_payment_id)
+        if not capture.credited:
+            return "already_credited"
+        return "credited" if capture.payment.id == payment.id else "credited_second_payment"
+    if name in {"refund.processed", "refund.failed"}:
         refund_id = _dig(event, "payload", "refund", "entity", "notes", "refund_id")
         gateway_refund_id = _dig(event, "payload", "refund", "entity", "id")
         if not isinstance(refund_id, str) or not isinstance(gateway_refund_id, str):
@@ -272,11 +333,13 @@ def _act_on_event(name: str, event: dict) -> str:
             uuid.UUID(refund_id)
         except ValueError:
             return "malformed"
-        moved = Refund.objects.filter(id=refund_id, status=RefundStatus.PENDING).update(
-            status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id[:64]
-        )
-        metrics.refund_status(RefundStatus.PROCESSED, count=moved)
-        return "refund_processed" if moved else "ignored"
+        refund = Refund.objects.filter(id=refund_id).first()
+        if refund is None:
+            return "unknown_refund"
+        if name == "refund.processed":
+            moved = _mark_refund_processed(refund, gateway_refund_id)
+            return "refund_processed" if moved else "ignored"
+        return "refund_failed" if _fail_refund(refund) else "ignored"
     return "ignored"
 
 
@@ -297,13 +360,13 @@ def refund_payment(
        left to refund (`RefundExceedsPayment`, 409) and the wallet's available balance
        (`InsufficientFunds`, 402), writes the refund row with its unique key, debits the wallet
        to gateway clearing, and counts the amount as refunded. Committed BEFORE the gateway call.
-    2. Calls the gateway. Processed: the refund is `processed`. Declined: the refund is `failed`
-       and the wallet is credited back. No answer: it stays `pending`; `retry_pending_refunds`
-       (run by `reconcile_payments`) asks the gateway whether it happened before trying again,
-       so a refund never goes out twice.
+    2. `push_refund`: claims the row and calls the gateway once. The refund stays `pending`
+       until the gateway confirms it (its answer says processed, the `refund.processed`
+       webhook, or `retry_pending_refunds` asking later); declined or `refund.failed`: it is
+       `failed` and the wallet is credited back, once.
 
     With `idempotency_key` (scoped to `created_by`), a second call finds the same refund (and
-    retries it if pending).
+    pushes it again if it is still pending and nobody holds it).
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("amount is positive int paise")
@@ -317,7 +380,7 @@ def refund_payment(
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.status == RefundStatus.PENDING:
-            return push_refund(refund=existing, retry=True)
+            return push_refund(refund=existing)
         return existing
 
     with transaction.atomic(durable=True):
@@ -361,22 +424,69 @@ def refund_payment(
         )
         payment.save(update_fields=["amount_refunded", "status", "updated_at"])
         metrics.payment_status(payment.status)
-    return push_refund(refund=refund, retry=False)
+    return push_refund(refund=refund)
 
 
-def push_refund(*, refund: Refund, retry: bool) -> Refund:
-    """Sends a pending refund to the gateway (outside any transaction) and records the outcome.
+def push_refund(*, refund: Refund) -> Refund:
+    """Takes a pending refund one step with the gateway, outside any transaction.
 
-    On a retry it first asks the gateway for the payment's refunds and adopts one whose receipt
-    is this refund's id, so a refund that went out before a timeout is never sent twice.
+    The row is claimed first (compare-and-set on `attempts`, and no other live claim), so two
+    workers, two beats or an operator's `reconcile_payments` during the scheduled one never
+    both talk to the gateway about it; a worker that loses the claim returns the row as it is.
+    Then:
+
+    * the gateway already gave it an id (it answered "pending"): ask for its status, never
+      send again;
+    * it was sent before and the outcome is unknown (a timeout, a killed worker): ask the
+      gateway for the payment's refunds and adopt the one with this refund's receipt; only
+      if there is none, send it;
+    * send it. Processed: `processed`. Pending: keep the gateway's id, wait for the webhook or
+      the next look. Declined: on a first attempt `failed` (money back); after an earlier
+      attempt a 4xx may mean the first one went through (the amount is no longer
+      refundable), so the gateway is asked again before deciding. No answer: stays pending.
     """
+    refund.refresh_from_db()
+    if refund.status != RefundStatus.PENDING:
+        return refund
+    claim = _claim_refund(refund)
+    if claim is None:
+        refund.refresh_from_db()
+        return refund
+    try:
+        _push_claimed(refund, sent_before=refund.attempts > 0)
+    finally:
+        Refund.objects.filter(id=refund.id, claimed_until=claim).update(
+            claimed_until=None, updated_at=timezone.now()
+        )
+    refund.refresh_from_db()
+    return refund
+
+
+def _claim_refund(refund: Refund):
+    """Compare-and-set: this worker owns the row until the returned time, or None (someone
+    else does, or it is no longer pending). Counts the attempt before the call is made."""
+    now = timezone.now()
+    until = now + REFUND_CLAIM
+    claimed = (
+        Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING, attempts=refund.attempts)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(attempts=refund.attempts + 1, claimed_until=until, updated_at=now)
+    )
+    return until if claimed == 1 else None
+
+
+def _push_claimed(refund: Refund, *, sent_before: bool) -> None:
     payment = refund.payment
     gateway = get_gateway()
     try:
-        if retry:
-            for known in gateway.fetch_refunds(payment.gateway_payment_id or ""):
-                if known.receipt == str(refund.id)[:40]:
-                    return _mark_refund_processed(refund, known.id)
+        if refund.gateway_refund_id or sent_before:
+            known = _find_gateway_refund(gateway, payment, refund)
+            if known is not None:
+                _apply_gateway_refund(refund, known)
+                return
+            if refund.gateway_refund_id:
+                logger.warning("refund %s: the gateway no longer lists it", refund.id)
+                return
         result = gateway.refund(
             payment_id=payment.gateway_payment_id or "",
             amount=refund.amount,
@@ -384,97 +494,193 @@ def push_refund(*, refund: Refund, retry: bool) -> Refund:
             notes={"refund_id": str(refund.id), "payment_id": str(payment.id)},
         )
     except GatewayDeclined as exc:
+        if sent_before:
+            # A 4xx after an attempt whose outcome we never learned: perhaps that one worked.
+            try:
+                known = _find_gateway_refund(gateway, payment, refund)
+            except GatewayError as again:
+                logger.warning("refund %s: cannot ask the gateway (%s)", refund.id, again)
+                return
+            if known is not None:
+                _apply_gateway_refund(refund, known)
+                return
         logger.warning("refund %s declined by the gateway: %s", refund.id, exc)
-        return fail_refund(refund=refund)
+        _fail_refund(refund)
+        return
     except GatewayTimeout as exc:
         logger.warning("refund %s: no answer from the gateway (%s); stays pending", refund.id, exc)
-        return refund
-    return _mark_refund_processed(refund, result.id)
+        return
+    _apply_gateway_refund(refund, result)
 
 
-def _mark_refund_processed(refund: Refund, gateway_refund_id: str) -> Refund:
+def _find_gateway_refund(gateway, payment: Payment, refund: Refund) -> GatewayRefund | None:
+    for known in gateway.fetch_refunds(payment.gateway_payment_id or ""):
+        if (refund.gateway_refund_id and known.id == refund.gateway_refund_id) or (
+            known.receipt == str(refund.id)[:40]
+        ):
+            return known
+    return None
+
+
+def _apply_gateway_refund(refund: Refund, known: GatewayRefund) -> None:
+    """Records what the gateway says of a refund: processed, failed, or still pending."""
+    if known.status == "processed":
+        _mark_refund_processed(refund, known.id)
+    elif known.status == "failed":
+        _fail_refund(refund)
+    else:
+        Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
+            gateway_refund_id=known.id[:64], updated_at=timezone.now()
+        )
+
+
+def _mark_refund_processed(refund: Refund, gateway_refund_id: str) -> bool:
     moved = Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
-        status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id[:64]
+        status=RefundStatus.PROCESSED,
+        gateway_refund_id=gateway_refund_id[:64],
+        updated_at=timezone.now(),
     )
     metrics.refund_status(RefundStatus.PROCESSED, count=moved)
-    refund.refresh_from_db()
-    return refund
+    return bool(moved)
 
 
 def fail_refund(*, refund: Refund) -> Refund:
-    """A refund the gateway declined: credits the wallet back and frees the payment's amount.
-
-    One transaction; compare-and-set pending -> failed, so it happens once.
-    """
+    """A refund the gateway declined or reported failed: `failed`, and the wallet is credited
+    back and the payment's amount freed, exactly once (its own durable transaction)."""
     with transaction.atomic(durable=True):
-        payment = Payment.objects.select_for_update().get(id=refund.payment_id)
-        if Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
-            status=RefundStatus.FAILED
-        ):
-            metrics.refund_status(RefundStatus.FAILED)
-            post_transaction(
-                kind=EntryKind.REFUND,
-                legs=[
-                    Leg(
-                        system_account(AccountKind.GATEWAY_CLEARING),
-                        -refund.amount,
-                        EntryKind.CLEARING,
-                    ),
-                    Leg(wallet_for(user=payment.user), refund.amount, EntryKind.REFUND),
-                ],
-                idempotency_key=keys.payment_refund_reversal(refund.id),
-                reference_type=PAYMENT_REFUND_REFERENCE,
-                reference_id=str(payment.id),
-                description="Refund declined by the gateway: credited back",
-            )
-            payment.amount_refunded -= refund.amount
-            payment.status = (
-                PaymentStatus.CAPTURED
-                if payment.amount_refunded == 0
-                else PaymentStatus.PARTIALLY_REFUNDED
-            )
-            payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+        _fail_refund(refund)
     refund.refresh_from_db()
     return refund
 
 
-def retry_pending_refunds(*, older_than: timedelta = timedelta(minutes=1)) -> int:
-    """Retries refunds still pending (the gateway did not answer). Returns how many it tried."""
-    cutoff = timezone.now() - older_than
+def _fail_refund(refund: Refund) -> bool:
+    """Inside (or as) a transaction: locks the payment, then compare-and-set pending -> failed;
+    only the winner posts the credit back (its key is unique too)."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(id=refund.payment_id)
+        if not Refund.objects.filter(id=refund.id, status=RefundStatus.PENDING).update(
+            status=RefundStatus.FAILED, updated_at=timezone.now()
+        ):
+            return False
+        metrics.refund_status(RefundStatus.FAILED)
+        post_transaction(
+            kind=EntryKind.REFUND,
+            legs=[
+                Leg(
+                    system_account(AccountKind.GATEWAY_CLEARING),
+                    -refund.amount,
+                    EntryKind.CLEARING,
+                ),
+                Leg(wallet_for(user=payment.user), refund.amount, EntryKind.REFUND),
+            ],
+            idempotency_key=keys.payment_refund_reversal(refund.id),
+            reference_type=PAYMENT_REFUND_REFERENCE,
+            reference_id=str(payment.id),
+            description="Refund not made by the gateway: credited back",
+        )
+        payment.amount_refunded -= refund.amount
+        payment.status = (
+            PaymentStatus.CAPTURED
+            if payment.amount_refunded == 0
+            else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        payment.save(update_fields=["amount_refunded", "status", "updated_at"])
+    return True
+
+
+def retry_pending_refunds(*, older_than: timedelta = REFUND_RETRY_AFTER, limit: int = 200) -> int:
+    """The refund job: pushes (`push_refund`) refunds still pending that nobody touched for
+    `older_than`, oldest first, at most `limit`. Returns how many this worker claimed."""
+    now = timezone.now()
+    ids = list(
+        Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lt=now - older_than)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:limit]
+    )
     tried = 0
-    for refund in Refund.objects.filter(status=RefundStatus.PENDING, created_at__lt=cutoff):
-        push_refund(refund=refund, retry=True)
-        tried += 1
+    for refund_id in ids:
+        refund = Refund.objects.select_related("payment").get(id=refund_id)
+        before = refund.attempts
+        pushed = push_refund(refund=refund)
+        tried += pushed.attempts > before
     return tried
 
 
 # --- Reconciliation with the gateway ----------------------------------------------------------
 
 
-def reconcile_payments(*, since: timedelta = timedelta(days=3), out=None) -> dict[str, int]:
-    """Asks the gateway about recent `created`/`failed` payments and credits (once) those
-    captured there whose webhook never came; then retries pending refunds."""
-    counts = {"checked": 0, "credited": 0, "errors": 0, "refunds_retried": 0}
+def fail_abandoned_checkouts(*, older_than: timedelta = ABANDONED_AFTER) -> int:
+    """Checkouts still `created` after `older_than` are `failed`: out of reconciliation's
+    queue. A capture that arrives later still credits (failed -> captured is allowed)."""
+    now = timezone.now()
+    moved = Payment.objects.filter(
+        status=PaymentStatus.CREATED, created_at__lt=now - older_than
+    ).update(status=PaymentStatus.FAILED, updated_at=now)
+    metrics.payment_status(PaymentStatus.FAILED, count=moved)
+    return moved
+
+
+def reconcile_payments(
+    *,
+    since: timedelta = ABANDONED_AFTER,
+    batch: int = RECONCILE_BATCH,
+    budget_seconds: float = RECONCILE_BUDGET_SECONDS,
+    out=None,
+) -> dict[str, int]:
+    """Credits (once) the payments the gateway captured whose webhook never came.
+
+    First marks abandoned checkouts failed; then asks the gateway about the uncredited
+    (`created`/`failed`) payments of the last `since`, newest first, `batch` rows a query,
+    and stops starting gateway calls after `budget_seconds`: a backlog of any size ends the
+    run in bounded time, and the newest (the ones a client is waiting for) go first.
+    Every captured payment of an order is credited, the second one as its own payment.
+    """
+    counts = {"checked": 0, "credited": 0, "errors": 0, "abandoned": 0, "left": 0}
+    counts["abandoned"] = fail_abandoned_checkouts()
+    deadline = time.monotonic() + budget_seconds
     cutoff = timezone.now() - since
     gateway = get_gateway()
-    payments = Payment.objects.filter(
-        status__in=[PaymentStatus.CREATED, PaymentStatus.FAILED], created_at__gte=cutoff
-    ).order_by("created_at")
-    for payment in payments.iterator():
-        counts["checked"] += 1
-        try:
-            found = gateway.fetch_order_payments(payment.gateway_order_id)
-        except GatewayError as exc:
-            counts["errors"] += 1
-            logger.warning("could not ask about %s: %s", payment.gateway_order_id, exc)
-            continue
-        for remote in found:
-            if remote.get("status") == "captured" and remote.get("amount") == payment.amount:
-                with transaction.atomic(durable=True):
-                    capture_payment(payment=payment, gateway_payment_id=str(remote["id"]))
-                counts["credited"] += 1
-                if out is not None:
-                    out.write(f"credited {payment.id} ({payment.gateway_order_id})\n")
-                break
-    counts["refunds_retried"] = retry_pending_refunds()
+    queue = Payment.objects.filter(
+        status__in=[PaymentStatus.CREATED, PaymentStatus.FAILED],
+        duplicate_of__isnull=True,
+        created_at__gte=cutoff,
+    ).order_by("-created_at", "-id")
+    after = None
+    while True:
+        page = queue
+        if after is not None:
+            page = queue.filter(
+                Q(created_at__lt=after[0]) | Q(created_at=after[0], id__lt=after[1])
+            )
+        rows = list(page[:batch])
+        if not rows:
+            break
+        for index, payment in enumerate(rows):
+            if time.monotonic() >= deadline:
+                counts["left"] = page.count() - index
+                logger.warning("reconcile_payments: out of time, %s left", counts["left"])
+                return counts
+            counts["checked"] += 1
+            counts["credited"] += _reconcile_one(gateway, payment, counts, out)
+        after = (rows[-1].created_at, rows[-1].id)
     return counts
+
+
+def _reconcile_one(gateway, payment: Payment, counts: dict[str, int], out) -> int:
+    try:
+        found = gateway.fetch_order_payments(payment.gateway_order_id)
+    except GatewayError as exc:
+        counts["errors"] += 1
+        logger.warning("could not ask about %s: %s", payment.gateway_order_id, exc)
+        return 0
+    credited = 0
+    for remote in found:
+        if remote.get("status") == "captured" and remote.get("amount") == payment.amount:
+            with transaction.atomic(durable=True):
+                capture = capture_payment(payment=payment, gateway_payment_id=str(remote["id"]))
+            if capture.credited:
+                credited += 1
+                if out is not None:
+                    out.write(f"credited {capture.payment.id} ({payment.gateway_order_id})\n")
+    return credited

@@ -7,7 +7,7 @@ from celery import shared_task
 
 from config import metrics
 from wallets.idempotency import purge_idempotency_records
-from wallets.payments import reconcile_payments
+from wallets.payments import RECONCILE_BUDGET_SECONDS, reconcile_payments, retry_pending_refunds
 from wallets.reconcile import check_ledger
 
 logger = logging.getLogger(__name__)
@@ -18,9 +18,20 @@ def purge_idempotency_keys() -> int:
     return purge_idempotency_records()
 
 
-@shared_task(name="wallets.tasks.reconcile_recent_payments")
+# The service stops starting gateway calls after its budget; the limits are a backstop.
+@shared_task(
+    name="wallets.tasks.reconcile_recent_payments",
+    soft_time_limit=RECONCILE_BUDGET_SECONDS + 60,
+    time_limit=RECONCILE_BUDGET_SECONDS + 120,
+)
 def reconcile_recent_payments() -> dict:
     return reconcile_payments()
+
+
+@shared_task(name="wallets.tasks.retry_refunds", soft_time_limit=240, time_limit=300)
+def retry_refunds() -> int:
+    """Pending refunds, taken one step further with the gateway (each row claimed first)."""
+    return retry_pending_refunds()
 
 
 # The whole ledger is read in chunks: far longer than a billing tick may take.

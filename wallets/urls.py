@@ -21,4 +21,9 @@ urlpatterns = [
     ),
     path("payments/razorpay/webhook", api.WebhookView.as_view(), name="razorpay-webhook"),
     path("payments/<str:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
+    path(
+        "payments/<str:payment_id>/refunds",
+        api.PaymentRefundListView.as_view(),
+        name="payment-refunds",
+    ),
 ]

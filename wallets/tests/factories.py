@@ -118,3 +118,30 @@ def webhook_headers(body: bytes, event_id: str | None = None) -> dict:
         "HTTP_X_RAZORPAY_SIGNATURE": hmac_hex(settings.RAZORPAY_WEBHOOK_SECRET, body),
         "HTTP_X_RAZORPAY_EVENT_ID": event_id or f"evt_{uuid.uuid4().hex[:14]}",
     }
+
+
+def refund_webhook_body(
+    refund, event: str = "refund.processed", gateway_refund_id: str = ""
+) -> bytes:
+    """Razorpay's `refund.processed` / `refund.failed` event for one of our refund rows."""
+    return json.dumps(
+        {
+            "entity": "event",
+            "event": event,
+            "contains": ["refund", "payment"],
+            "payload": {
+                "refund": {
+                    "entity": {
+                        "id": gateway_refund_id or refund.gateway_refund_id or "rfnd_hook",
+                        "entity": "refund",
+                        "amount": refund.amount,
+                        "currency": "INR",
+                        "payment_id": refund.payment.gateway_payment_id,
+                        "receipt": str(refund.id),
+                        "notes": {"refund_id": str(refund.id)},
+                        "status": "processed" if event == "refund.processed" else "failed",
+                    }
+                }
+            },
+        }
+    ).encode()

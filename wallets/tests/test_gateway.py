@@ -100,15 +100,6 @@ def test_settings_choose_the_gateway(settings):
 # --- The real client, HTTP faked ---------------------------------------------------------------
 
 
-@pytest.fixture
-def razorpay_settings(settings):
-    settings.PAYMENT_GATEWAY = "razorpay"
-    settings.RAZORPAY_KEY_ID = "rzp_test_key"
-    settings.RAZORPAY_KEY_SECRET = "rzp-secret"
-    settings.RAZORPAY_WEBHOOK_SECRET = "rzp-webhook-secret"
-    return settings
-
-
 @responses.activate
 def test_it_creates_an_order_on_razorpay(razorpay_settings):
     responses.post(
