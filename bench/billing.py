@@ -38,6 +38,70 @@ class BenchError(Exception):
     pass
 
 
+class Breakdown:
+    """Where a tick's time goes: every statement timed by its verb and table (Django's
+    `execute_wrapper`), every commit timed, the rest is Python (and the round trips' waits)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.count: dict[str, int] = {}
+
+    @staticmethod
+    def label(sql: str) -> str:
+        words = sql.split()
+        verb = words[0].upper() if words else "?"
+        table = ""
+        keywords = ("FROM",) if verb == "SELECT" else ("INTO", "UPDATE", "FROM")
+        for keyword in keywords:
+            for index, word in enumerate(words[:-1]):
+                if word.upper() == keyword:
+                    table = words[index + 1].strip('"(')
+                    break
+            if table:
+                break
+        if verb == "SELECT" and "FOR UPDATE" in sql.upper():
+            verb = "SELECT FOR UPDATE"
+        return f"{verb} {table}".strip()
+
+    def add(self, label: str, seconds: float) -> None:
+        self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+        self.count[label] = self.count.get(label, 0) + 1
+
+    def __call__(self, execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.add(self.label(sql), time.perf_counter() - t0)
+
+    def watch_commits(self, connection):
+        """Times `connection`'s commits (not statements: Django calls psycopg's commit)."""
+        original = connection._commit
+
+        def timed_commit():
+            t0 = time.perf_counter()
+            try:
+                return original()
+            finally:
+                self.add("COMMIT", time.perf_counter() - t0)
+
+        connection._commit = timed_commit
+        return original
+
+    def lines(self, total: float, ticks: int) -> list[str]:
+        rows = [f"where a tick's time goes (mean of {ticks} ticks, {total / ticks:.2f} s):"]
+        spent = 0.0
+        for label, seconds in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            spent += seconds
+            rows.append(
+                f"  {seconds / ticks:6.2f} s  {100 * seconds / total:4.0f} %  {label} "
+                f"({self.count[label] // ticks} a tick)"
+            )
+        rest = total - spent
+        rows.append(f"  {rest / ticks:6.2f} s  {100 * rest / total:4.0f} %  Python, round trips")
+        return rows
+
+
 def _pg_params() -> dict:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
@@ -103,6 +167,7 @@ def run(
     pgbench_clients: int = 2,
     pgbench_seconds: int | None = None,
     keep: bool = False,
+    breakdown: bool = False,
     out: Callable[[str], None] = print,
 ) -> dict:
     from django.core.management import call_command
@@ -136,21 +201,36 @@ def run(
 
         durations = []
         now = started_at
+        timing = Breakdown() if breakdown else None
         for tick in range(1, ticks + 1):
             now = now + timedelta(seconds=settings.BILLING_TICK_SECONDS)
             t0 = time.perf_counter()
-            report = services.bill_due_consultations(
-                now=now, batch_size=batch_size, announce_ticks=events
-            )
+            if timing is not None:
+                connection.ensure_connection()
+                original_commit = timing.watch_commits(connection)
+                try:
+                    with connection.execute_wrapper(timing):
+                        report = services.bill_due_consultations(
+                            now=now, batch_size=batch_size, announce_ticks=events
+                        )
+                finally:
+                    connection._commit = original_commit
+            else:
+                report = services.bill_due_consultations(
+                    now=now, batch_size=batch_size, announce_ticks=events
+                )
             elapsed = time.perf_counter() - t0
             durations.append(elapsed)
             out(
                 f"tick {tick}: {report.charges} postings, {report.billed} consultations, "
                 f"{report.batches} batches of <= {batch_size} in {elapsed:.2f} s "
-                f"({report.charges / elapsed:,.0f} postings/s)"
+                f"({report.charges / elapsed:,.0f} postings/s, load {os.getloadavg()[0]:.1f})"
             )
             if report.billed != sessions:
                 raise BenchError(f"tick {tick} billed {report.billed} of {sessions}")
+        if timing is not None:
+            for line in timing.lines(sum(durations), ticks):
+                out(line)
         still_active = Consultation.objects.filter(status="active").count()
         from wallets.reconcile import check_ledger
 
@@ -202,8 +282,9 @@ def run(
         f"{'met' if mean < target else 'NOT met'})"
     )
     out(f"  postings/s: {postings_per_second:,.0f}")
-    out(f"pgbench tpcb-like, {pgbench_clients} clients, {seconds} s: {tps:,.0f} TPS")
-    out(f"ratio postings/s : pgbench TPS = {ratio:.1f}x")
+    load = f"load {os.getloadavg()[0]:.1f}"
+    out(f"pgbench tpcb-like, {pgbench_clients} clients, {seconds} s: {tps:,.0f} TPS ({load})")
+    out(f"ratio postings/s : pgbench TPS = {ratio:.1f}x (target >= 6x)")
     return result
 
 

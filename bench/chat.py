@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,6 +53,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     load: str = ""  # the machine's load average when the phase ended
+    cpu: float = 0.0  # CPU seconds the server spent on the phase (and its drain)
     closed: bool = False  # judged: later receipts are `late`, not delivered
     late: int = 0
 
@@ -62,6 +64,11 @@ class Result:
     @property
     def offered(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_message(self) -> float:
+        """The server's CPU milliseconds per message delivered."""
+        return 1000 * self.cpu / self.delivered if self.delivered else float("nan")
 
     def saturated_ok(self) -> bool:
         """Within the saturation search's bounds: nearly all delivered, p99 short."""
@@ -82,7 +89,8 @@ class Result:
             f"{self.name:<6} sockets={self.sockets:<5} sent={self.sent:<7} "
             f"delivered={self.delivered:<7} errors={self.errors:<4} "
             f"offered/s={self.offered:7.1f} delivered/s={self.rate:7.1f}  "
-            f"p50={self.percentile(50):8.1f} ms  p99={self.percentile(99):8.1f} ms  ({self.load})"
+            f"p50={self.percentile(50):8.1f} ms  p99={self.percentile(99):8.1f} ms  "
+            f"cpu/msg={self.cpu_per_message:6.2f} ms  ({self.load})"
         )
 
 
@@ -204,6 +212,20 @@ SATURATION_DELIVERED = 0.99
 SATURATION_P99_MS = 250.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc): what the server spent,
+    whatever else the machine was doing."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
@@ -212,8 +234,9 @@ class Fleet:
     """Open sockets, two a session, that send `send_message` frames in phases and time the
     other side's receipt of each (one clock: both ends are in this process)."""
 
-    def __init__(self, name: str, chat: bool) -> None:
+    def __init__(self, name: str, chat: bool, pids: list[int] | None = None) -> None:
         self.name = name
+        self.pids = pids or []  # the server's processes, whose CPU time each phase counts
         self.chat = chat  # contract frames (join, send_message, message) or the relay's own
         self.sockets: list[tuple[str, object, str]] = []  # (session id, socket, side)
         self.results: dict[int, Result] = {}
@@ -269,6 +292,14 @@ class Fleet:
         except Exception:  # noqa: BLE001 - the socket closed at the end
             return
 
+    async def idle(self, seconds: float) -> None:
+        """Lets the server finish what the sockets' opening started (presence, subscriptions)
+        before the load is timed; prints the CPU it spent meanwhile."""
+        before = cpu_seconds(self.pids)
+        await asyncio.sleep(seconds)
+        spent = cpu_seconds(self.pids) - before
+        print(f"{self.name}: {spent:.2f} s of CPU in the {seconds:g} s after opening", flush=True)
+
     async def settle(self, quiet: float = 2.0, limit: float = 60.0) -> None:
         """Waits until nothing has arrived for `quiet` seconds (at most `limit`): the backlog
         of a phase the server could not keep up with must not land in the next one."""
@@ -283,6 +314,7 @@ class Fleet:
         await self.settle()
         number = len(self.results) + 1
         result = self.results[number] = Result(name=self.name, sockets=len(self.sockets))
+        cpu_before = cpu_seconds(self.pids)
         begin = time.time() + 0.5
         end = begin + duration
 
@@ -313,6 +345,7 @@ class Fleet:
         while time.monotonic() < deadline and result.delivered < result.sent:
             await asyncio.sleep(0.1)
         result.closed = True
+        result.cpu = cpu_seconds(self.pids) - cpu_before
         return result
 
     async def saturation(
@@ -351,6 +384,22 @@ class Fleet:
             task.cancel()
 
 
+def start_profiler(path: str | None, pids: list[int], seconds: float):
+    """py-spy (not a requirement: PY_SPY or `py-spy` on PATH) sampling the first daphne
+    process for `seconds`, written as collapsed stacks to `path`."""
+    if not path:
+        return None
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (PY_SPY=/path/to/py-spy or on PATH)")
+    return subprocess.Popen(  # noqa: S603 - a profiler of our own server
+        [spy, "record", "--pid", str(pids[0]), "--duration", str(int(seconds)), "--rate", "200"]
+        + ["--format", "raw", "--nonblocking", "--output", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def saturation_line(name: str, rate: float, anchor: str, anchor_rate: float) -> str:
     ratio = rate / anchor_rate if anchor_rate else float("nan")
     return f"saturation {name}/{anchor} = {ratio:.2f}x"
@@ -361,14 +410,19 @@ async def measure(
 ) -> tuple[Result, Result, float | None, float | None]:
     """The fixed load on the relay and on the chat server (throughput), then the saturation
     points of the floor and of the chat server, all in this one run."""
-    relay = Fleet("relay", chat=False)
+    relay = Fleet("relay", chat=False, pids=[args.relay_pid])
     await relay.open(relay_urls)
     relay_result = await relay.phase(args.rate, args.duration)
     await relay.close()
 
-    chat = Fleet("chat", chat=True)
+    chat = Fleet("chat", chat=True, pids=args.server_pids)
     await chat.open(chat_urls)
+    await chat.idle(args.settle)
+    profiler = start_profiler(args.profile, args.server_pids, args.duration)
     chat_result = await chat.phase(args.rate, args.duration)
+    if profiler is not None:
+        profiler.wait()
+        print(f"profile: {args.profile} (py-spy, collapsed stacks; bench/flame.py sums them)")
     print(relay_result.line(), flush=True)
     print(chat_result.line(), flush=True)
     chat_saturation = floor_saturation = None
@@ -379,7 +433,7 @@ async def measure(
         )
     await chat.close()
     if args.saturation:
-        floor = Fleet("floor", chat=True)
+        floor = Fleet("floor", chat=True, pids=[args.floor_pid])
         await floor.open(floor_urls)
         print(f"saturation search: floor ({args.phase_seconds:g} s a step)", flush=True)
         floor_saturation, _ = await floor.saturation(
@@ -415,6 +469,14 @@ def main() -> None:
         type=float,
         default=100.0,
         help="first offered rate of the search (messages a second, all sockets)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="idle seconds after opening the sockets"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy the (first) daphne process during the fixed load into FILE (collapsed)",
     )
     args = parser.parse_args()
 
@@ -475,6 +537,8 @@ def main() -> None:
             wait_port(port, server)
         wait_port(relay_port, relay)
         wait_port(floor_port, floor)
+        args.server_pids = [server.pid for server in servers]
+        args.relay_pid, args.floor_pid = relay.pid, floor.pid
         chat_urls, floor_urls, relay_urls = [], [], []
         for index, (sid, client, expert) in enumerate(sessions):
             # with several processes, the two sides of a session sit on different ones

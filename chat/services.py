@@ -199,6 +199,11 @@ def socket_alive(*, user_id: uuid.UUID, socket_id: str) -> None:
     presence.socket_heartbeat(user_id, socket_id)
 
 
+def sockets_alive(*, sockets: list[tuple[uuid.UUID, str]]) -> None:
+    """`socket_alive` for every live socket of a server process, in one round trip."""
+    presence.sockets_heartbeat(sockets)
+
+
 def socket_disconnected(*, user_id: uuid.UUID, socket_id: str) -> None:
     """Forgets the socket; when it was the user's last, records them gone (the billing engine
     starts the grace period) and tells the other participant."""

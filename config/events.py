@@ -100,7 +100,7 @@ async def _publish_pipelined(layer, messages: list[tuple[str, dict]]) -> bool:
         from channels_redis.pubsub import RedisPubSubChannelLayer
     except ImportError:  # pragma: no cover - channels-redis is a requirement
         return False
-    if type(layer) is not RedisPubSubChannelLayer:
+    if not isinstance(layer, RedisPubSubChannelLayer):  # (config.channel_layer's too)
         return False
     loop_layer = layer._get_layer()
     by_shard: dict = {}

@@ -153,7 +153,7 @@ if REDIS_URL:
     if CHANNEL_LAYER_BACKEND == "pubsub":
         CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "BACKEND": "config.channel_layer.BatchingPubSubChannelLayer",
                 "CONFIG": {
                     "hosts": CHANNEL_LAYER_REDIS_URLS,
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",

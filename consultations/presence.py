@@ -253,6 +253,24 @@ def socket_heartbeat(user_id, socket_id: str, *, now: float | None = None) -> No
     (_redis_beat if _uses_redis() else _local_beat)(user_id, socket_id, now)
 
 
+def sockets_heartbeat(sockets: Iterable[tuple[object, str]]) -> None:
+    """`socket_heartbeat` for many `(user id, socket id)` at once: one round trip to Redis (a
+    pipeline of the same script) for every live socket of a server process."""
+    sockets = list(sockets)
+    if not sockets:
+        return
+    if not _uses_redis():
+        for user_id, socket_id in sockets:
+            _local_beat(user_id, socket_id, None)
+        return
+    client = _redis()
+    beat = client.register_script(_BEAT)
+    pipe = client.pipeline(transaction=False)
+    for user_id, socket_id in sockets:
+        beat(keys=[_key(user_id)], args=["", socket_id, _ttl(), _key_ttl()], client=pipe)
+    pipe.execute()
+
+
 def socket_closed(user_id, socket_id: str, *, now: float | None = None) -> Change:
     """Forgets a socket; `became_offline` if it was the user's last live one."""
     return (_redis_close if _uses_redis() else _local_close)(user_id, socket_id, now)

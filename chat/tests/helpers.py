@@ -28,6 +28,9 @@ def run_async(test):
                     await socket.communicator.disconnect(timeout=TIMEOUT)
                 except Exception:  # noqa: BLE001 - already closed, or the test broke it
                     pass
+            from chat import store
+
+            await store.close()  # this event loop's database connections (chat/store.py)
 
     @wraps(test)
     def wrapper(*args, **kwargs):

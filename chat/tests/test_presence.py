@@ -48,6 +48,18 @@ def test_a_socket_without_heartbeats_expires(store, session):
     assert presence.socket_opened(user, "b", now=now + 100).became_online
 
 
+def test_one_heartbeat_keeps_every_socket_of_a_process_counted(store, session):
+    client, consultant = session.client_id, session.consultant.user_id
+    then = time.time() - 25  # opened 25 s ago with a 30 s life: 5 s left
+    presence.socket_opened(client, "a", now=then)
+    presence.socket_opened(consultant, "b", now=then)
+    presence.sockets_heartbeat([(client, "a"), (consultant, "b")])
+    later = time.time() + 20  # the opening alone would have expired by then
+    assert presence.presence_state(client, now=later)[0] == State.ONLINE
+    assert presence.presence_state(consultant, now=later)[0] == State.ONLINE
+    presence.sockets_heartbeat([])  # nothing to do
+
+
 def test_the_sweep_records_a_crashed_socket_as_gone_from_its_last_heartbeat(store, session):
     user = session.consultant.user_id
     now = timezone.now()

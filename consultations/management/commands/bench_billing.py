@@ -21,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--pgbench-clients", type=int, default=2)
         parser.add_argument("--pgbench-seconds", type=int, default=None)
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+        parser.add_argument(
+            "--breakdown",
+            action="store_true",
+            help="time every statement (by verb and table) and commit of the ticks",
+        )
 
     def handle(self, *args, **options):
         from bench.billing import BenchError, run
@@ -34,6 +39,7 @@ class Command(BaseCommand):
                 pgbench_clients=options["pgbench_clients"],
                 pgbench_seconds=options["pgbench_seconds"],
                 keep=options["keep"],
+                breakdown=options["breakdown"],
                 out=self.stdout.write,
             )
         except BenchError as exc:

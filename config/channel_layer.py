@@ -1,0 +1,77 @@
+"""channels-redis' pub/sub layer, with every publish waiting at the same moment sent together.
+
+channels-redis publishes one frame per round trip under a lock (`RedisSingleShardConnection`):
+a daphne process can then publish no faster than one Redis round trip per frame, whatever its
+CPU could do, and on a busy machine a round trip (a context switch to Redis and back) can take
+milliseconds: the chat was capped near 20 messages a second that way (bench/CHAT.md). Here the
+frames published while a round trip is under way wait for it and then go together, in order,
+in one pipeline: one round trip for all of them. `group_send` still returns once Redis has its
+frame, as before, and a process's frames keep the order in which they were sent.
+
+Used when `CHANNEL_LAYER_BACKEND=pubsub` (the default; config/settings.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+    _wrap_close,
+)
+from channels_redis.utils import decode_hosts
+
+
+class BatchingShard(RedisSingleShardConnection):
+    """One Redis connection's publishes, pipelined: whatever waits goes in the next trip."""
+
+    def __init__(self, host, channel_layer) -> None:
+        super().__init__(host, channel_layer)
+        self._pending: list[tuple[str, bytes, asyncio.Future]] = []
+        self._publisher: asyncio.Task | None = None
+
+    async def publish(self, channel, message) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((channel, message, done))
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.ensure_future(self._publish_pending())
+        await done
+
+    async def _publish_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self._lock:  # the lock subscribe/unsubscribe take too
+                    self._ensure_redis()
+                    pipe = self._redis.pipeline(transaction=False)
+                    for channel, message, _ in batch:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - each sender hears it, as before
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
+class BatchingLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, hosts=None, *args, **kwargs) -> None:
+        super().__init__(hosts, *args, **kwargs)
+        self._shards = [BatchingShard(host, self) for host in decode_hosts(hosts)]
+
+
+class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = BatchingLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
