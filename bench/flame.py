@@ -27,9 +27,25 @@ def frames(stack: str) -> list[str]:
     return out
 
 
+# The frames every sample has (interpreter start, the event loop's and the threads' own
+# loops): left out of the inclusive table, which is about what the server does.
+PLUMBING = re.compile(
+    r"runpy|threading\.py|concurrent/futures/thread\.py|daphne/(cli|server|__main__)|"
+    r"asyncioreactor\.py|base_events\.py|asyncio/events\.py|asgiref/sync\.py"
+)
+
+
+def package(frame: str) -> str:
+    """`f (chat/store.py)` -> `chat`; `f (selectors.py)` -> `selectors.py`."""
+    found = re.search(r"\(([^)]*)\)$", frame)
+    path = found.group(1) if found else frame
+    return path.split("/")[0]
+
+
 def summarize(lines: list[str], top: int = 25) -> str:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     busy = idle = 0
     for line in lines:
         stack, _, count = line.rstrip().rpartition(" ")
@@ -44,10 +60,15 @@ def summarize(lines: list[str], top: int = 25) -> str:
             continue
         busy += samples
         own[names[-1]] += samples
+        packages[package(names[-1])] += samples
         for name in set(names):
-            inclusive[name] += samples
-    rows = [f"busy samples: {busy} (idle, waiting: {idle})", "", "| function | on stack | self |"]
-    rows.append("| --- | --- | --- |")
+            if not PLUMBING.search(name):
+                inclusive[name] += samples
+    rows = [f"busy samples: {busy} (idle, waiting: {idle})", "", "| package | self |"]
+    rows.append("| --- | --- |")
+    for name, samples in packages.most_common(10):
+        rows.append(f"| {name} | {samples / busy:.0%} |")
+    rows += ["", "| function | on stack | self |", "| --- | --- | --- |"]
     for name, samples in inclusive.most_common(top):
         rows.append(f"| `{name}` | {samples / busy:.0%} | {own[name] / busy:.0%} |")
     return "\n".join(rows)
