@@ -15,7 +15,7 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 SESSIONS ?= 40000
 SOCKETS ?= 500
 
-.PHONY: tools chaos run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
+.PHONY: schemathesis tools chaos run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
 
 # Development defaults for the commands that start the platform; production sets DEBUG=0 and
 # a real SECRET_KEY in the environment, which win.
@@ -51,6 +51,12 @@ run: migrate
 test: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/pytest $(PYTEST_ARGS) $(ARGS)
+
+# schemathesis as an outside tester runs it: `--checks all` against a real daphne, as a client,
+# a consultant and an operator (minutes; the suite runs the same checks in-process).
+schemathesis: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		SCHEMATHESIS_LIVE=1 $(BIN)/pytest -p no:randomly config/tests/test_schemathesis.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -29,17 +29,31 @@ _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 
 
+PHONE_MAX_LENGTH = 32
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": PHONE_MAX_LENGTH,
+        # PhoneField's rule for the schema: separators anywhere, then an optional + and 7 to 15
+        # digits once they are dropped; or separators only (blank).
+        "pattern": r"^[\s().-]*((\+[\s().-]*)?([0-9][\s().-]*){7,15})?$",
+    }
+)
 class PhoneField(StrictCharField):
     """An international phone number: an optional +, then 7 to 15 digits; spaces, dots,
-    dashes and brackets are dropped."""
+    dashes and brackets are dropped. At most 32 characters as sent."""
 
     default_error_messages = {"invalid_phone": _("Enter a phone number: + and 7 to 15 digits.")}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("max_length", PHONE_MAX_LENGTH)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
+        if isinstance(data, str) and len(data) > PHONE_MAX_LENGTH:
+            self.fail("max_length", max_length=PHONE_MAX_LENGTH)
         value = _PHONE_SEPARATORS.sub("", super().to_internal_value(data))
         if value and not _PHONE.match(value):
             self.fail("invalid_phone")
@@ -47,6 +61,9 @@ class PhoneField(StrictCharField):
 
 
 def otp_field(**kwargs) -> StrictCharField:
+    # Any string: a code of another shape than six digits is not refused as `invalid` but is a
+    # wrong code (`invalid_otp`, counted by the lockout) like any other, so the schema has no
+    # pattern that the server would not keep.
     kwargs.setdefault("help_text", "The 6-digit code of the authenticator app.")
     return StrictCharField(max_length=16, **kwargs)
 
@@ -57,6 +74,9 @@ def otp_field(**kwargs) -> StrictCharField:
 _HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*$", "nullable": True}
+)
 class BirthTimeField(StrictCharField):
     """A time of day as "HH:MM" (24-hour clock), nothing else."""
 
@@ -151,7 +171,14 @@ class MeUpdateSerializer(serializers.Serializer):
 
 class RegisterSerializer(serializers.Serializer):
     email = StrictEmailField(max_length=254)
-    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
+    password = StrictCharField(
+        min_length=8,
+        max_length=128,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="At least 8 characters, not all digits, not a common password, not like the "
+        "email or name (Django's validators).",
+    )
     name = StrictCharField(max_length=150)
     role = serializers.ChoiceField(choices=[Role.CLIENT.value, Role.CONSULTANT.value])
     phone = PhoneField(required=False, allow_blank=True, default="")

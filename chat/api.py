@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +30,7 @@ from chat.models import Message
 from chat.rtc import ice_config
 from chat.serializers import MessageSerializer
 from config.errors import InvalidState
+from config.pagination import PageSizeField
 from config.schema import error_responses
 from consultations.errors import ChannelNotOffered
 from consultations.models import OPEN_STATUSES
@@ -37,11 +39,17 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+class QueryUUIDField(serializers.UUIDField):
+    """A UUID in the query string: `?before=` (empty) is an invalid UUID, not an absent one
+    (DRF reads an empty query value of an optional field as missing)."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class HistoryQuerySerializer(serializers.Serializer):
-    before = serializers.UUIDField(required=False, help_text="A message id: older ones only.")
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
+    before = QueryUUIDField(required=False, help_text="A message id: older ones only.")
+    page_size = PageSizeField(default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -1,5 +1,8 @@
 """OpenAPI pieces every app's views share: the error body and its documented responses."""
 
+import re
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -69,4 +72,118 @@ def document_common_errors(result: dict, generator, request, public) -> dict:
                 responses.setdefault("400", _error("`invalid` (also for malformed JSON)"))
                 responses.setdefault("413", _error("`payload_too_large`"))
                 responses.setdefault("415", _error("`unsupported_media_type`"))
+    return result
+
+
+# --- What the serializers cannot tell drf-spectacular ---------------------------------------------
+
+# DRF refuses a NUL character in every string (ProhibitNullCharactersValidator) and trims the
+# surrounding whitespace of most (so "  " is blank): the schema says both, so that a client (or
+# a fuzzer) knows which strings are acceptable before it sends them.
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+PAGE_SIZE = {"type": "integer", "minimum": 1, "maximum": 100}
+# discovery's `min_rating`: a decimal from 0 to 5 with at most two places (DRF's DecimalField).
+MIN_RATING = {
+    "type": "string",
+    "pattern": r"^\s*(5(\.0{0,2})?|[0-4](\.[0-9]{0,2})?|\.[0-9]{1,2})\s*$",
+}
+
+
+# Rules between fields, which a serializer's `validate()` checks and no field can say.
+CROSS_FIELD_RULES: dict[str, dict] = {
+    # PATCH /consultants/{id}/verify: rejecting (is_verified false) needs a reason.
+    "VerifyRequest": {
+        "anyOf": [
+            {"properties": {"is_verified": {"enum": [True]}}},
+            {
+                "properties": {"reason": {"minLength": 1, "pattern": NOT_BLANK}},
+                "required": ["reason"],
+            },
+        ]
+    },
+}
+
+
+def _tighten_string(schema: dict) -> None:
+    """A NUL-free pattern (not blank either where a value is required) on a free-text string
+    that has no pattern, format or enum of its own."""
+    if schema.get("type") != "string" or {"pattern", "format", "enum"} & schema.keys():
+        return
+    schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
+
+
+def _drop_redundant_blank(schema: dict) -> None:
+    """drf-spectacular writes a blank-allowed string with a pattern as `oneOf: [the string,
+    a blank string]`; where the pattern matches "" already, "" would match both and break the
+    `oneOf`: the pattern alone says it."""
+    branches = schema.get("oneOf")
+    if not isinstance(branches, list) or len(branches) != 2:
+        return
+    first, second = branches
+    if second.get("maxLength") == 0 and re.search(first.get("pattern", "(?!)"), ""):
+        del schema["oneOf"]
+        schema.update(first)
+
+
+def _tighten(schema: Any) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _tighten(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    _drop_redundant_blank(schema)
+    _tighten_string(schema)
+    for key in ("properties", "patternProperties"):
+        for value in schema.get(key, {}).values():
+            _tighten(value)
+    for key in ("items", "additionalProperties", "allOf", "anyOf", "oneOf", "not"):
+        if key in schema:
+            _tighten(schema[key])
+
+
+def make_exact(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: the rules of the inputs that serializers and
+    `OpenApiParameter`s leave out. Every request body's and query parameter's free-text string
+    is NUL-free (and non-blank where required), every `page_size` is 1 to 100 (anything else
+    answers 400 `invalid`, config/pagination.py), and `category` lists the categories that
+    exist (read when the schema is made: operators add categories in the admin)."""
+    from django.db import DatabaseError
+
+    from consultants.models import Category
+
+    try:
+        categories = sorted(Category.objects.values_list("slug", flat=True))
+    except (DatabaseError, RuntimeError):
+        # No database to read (`make schema` before `migrate`; a test collecting the schema
+        # while pytest-django blocks the database): the categories every install starts with.
+        from importlib import import_module
+
+        seeded = import_module("consultants.migrations.0002_seed_categories").CATEGORIES
+        categories = sorted(slug for slug, _ in seeded)
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _tighten(schema)
+            schema.update(CROSS_FIELD_RULES.get(name, {}))
+            for field, prop in schema.get("properties", {}).items():
+                if field == "category" and categories:
+                    prop.pop("pattern", None)
+                    prop["enum"] = [*categories, *([None] if prop.get("nullable") else [])]
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "query":
+                    continue
+                schema = parameter.setdefault("schema", {})
+                if parameter["name"] == "page_size":
+                    parameter["schema"] = dict(PAGE_SIZE)
+                elif parameter["name"] == "min_rating":
+                    parameter["schema"] = dict(MIN_RATING)
+                elif parameter["name"] == "category" and categories:
+                    parameter["schema"] = {"type": "string", "enum": categories}
+                else:
+                    _tighten(schema)
     return result

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -46,6 +46,20 @@ _INT_LIMIT = 2**62  # beyond any rate; keeps every bound inside a PostgreSQL big
 # --- Fields ----------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": LIST_ITEM_MAX_LENGTH,
+            "pattern": "^[^|\\u0000]*[^|\\s\\u0000][^|\\u0000]*$",
+        },
+        "maxItems": LIST_MAX_ITEMS,
+        "uniqueItems": True,
+        "description": "No `|` in an item; no item twice (ignoring case and the spaces around).",
+    }
+)
 class TagListField(serializers.ListField):
     """A short list of short strings: trimmed, no `|`, no duplicates (ignoring case)."""
 

@@ -28,6 +28,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from config.pagination import page_size_from
+
 _NOTHING = Q(pk__in=[])
 
 
@@ -169,12 +171,7 @@ class KeysetPagination:
         return reduce(operator.or_, alternatives)
 
     def _page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        try:
-            size = int(raw) if raw is not None else self.page_size
-        except (TypeError, ValueError):
-            return self.page_size
-        return max(1, min(size, self.max_page_size))
+        return page_size_from(request, default=self.page_size, maximum=self.max_page_size)
 
     def paginate_queryset(self, queryset: QuerySet, request: Request) -> list[Any]:
         self.request = request
@@ -228,6 +225,9 @@ class OrderedCursorPagination(pagination.CursorPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        return page_size_from(request, default=self.page_size, maximum=self.max_page_size)
 
     def decode_cursor(self, request: Request):
         try:
