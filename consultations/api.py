@@ -24,6 +24,8 @@ from consultants.models import Channel
 from consultations import services
 from consultations.models import Consultation, Status
 from consultations.serializers import ConsultationSerializer, EndedConsultationSerializer
+from wallets.api import IDEMPOTENCY_HEADER
+from wallets.idempotency import idempotent
 
 
 class StartSerializer(serializers.Serializer):
@@ -180,9 +182,23 @@ class EndView(APIView):
     @extend_schema(
         summary="End an active consultation (either participant); bills the final seconds",
         request=None,
-        responses={200: EndedConsultationSerializer, **TRANSITION_ERRORS},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: EndedConsultationSerializer,
+            **error_responses(
+                {
+                    400: "invalid",
+                    403: "permission_denied",
+                    404: "not_found",
+                    409: ["invalid_state", "idempotency_key_reused", "conflict"],
+                }
+            ),
+        },
     )
+    @idempotent
     def post(self, request: Request, pk) -> Response:
+        """Bills the final seconds: it moves money, so an `Idempotency-Key` makes a retry
+        answer the first 200 again; a repeated end without one answers 409 `invalid_state`."""
         result = services.end_consultation(consultation_id=pk, actor=request.user)
         result.consultation.remaining_balance = result.remaining_balance
         return Response(

@@ -229,6 +229,12 @@ class ConsultationEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_status__in=["", *Status.values]) & Q(to_status__in=Status.values),
+                name="consultation_event_status_known",
+            ),
+        ]
         indexes = [models.Index(fields=["consultation", "at"], name="consultation_event_time")]
 
     def __str__(self) -> str:

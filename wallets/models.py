@@ -16,7 +16,9 @@ Design overview
 
 What PostgreSQL enforces by itself (the migrations create the triggers):
 `ledger_transaction_balanced` (a deferred constraint trigger: the legs of a transaction sum to
-zero at commit), `ledger_entry_immutable` (UPDATE/DELETE of an entry is refused),
+zero at commit, and there are at least two: `ledger_transaction_two_legs`),
+`ledger_entry_immutable` and `ledger_transaction_immutable` (UPDATE/DELETE of an entry or a
+transaction is refused), a `*_status_known` CHECK on every status column,
 `wallet_balance_non_negative`, `wallet_held_non_negative`, `wallet_held_within_balance`,
 unique idempotency keys. The services check each rule in Python first so a user gets a clean
 error code, never an `IntegrityError`.
@@ -210,6 +212,9 @@ class Hold(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=HoldStatus.CLOSED) | Q(remaining=0),
                 name="hold_closed_holds_nothing",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in HoldStatus]), name="hold_status_known"
             ),
         ]
         indexes = [
@@ -429,6 +434,12 @@ class WalletStatusChange(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["freeze", "unfreeze"]),
+                name="wallet_status_change_action_known",
+            ),
+        ]
         indexes = [models.Index(fields=["user", "-created_at"], name="wallet_status_change_user")]
 
     def __str__(self) -> str:

@@ -2,6 +2,11 @@
 
 `check_ledger()` is what `manage.py reconcile_ledger` runs and what the property-based tests
 call after every step. It reads in chunks of accounts, so a large ledger is never loaded whole.
+
+Its many queries read ONE snapshot of the books: on PostgreSQL, called outside a transaction,
+it runs in a `REPEATABLE READ READ ONLY` transaction, so a billing tick committing while it
+reads (an account's balance read before a charge, its entries after) cannot show up as a
+violation. Inside a caller's transaction (the tests) it reads that transaction's view.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from wallets import keys
@@ -54,6 +60,18 @@ def _sum(queryset, name: str = "amount") -> int:
 
 
 def check_ledger(*, progress: Callable[[str], None] | None = None, chunk: int = CHUNK) -> Report:
+    """Every invariant of the books, read from one consistent snapshot (module docstring)."""
+    if _postgres() and not connection.in_atomic_block:
+        with transaction.atomic(durable=True):
+            with connection.cursor() as cursor:
+                # Must be the transaction's first statement: every query below sees the
+                # database as it was at the first of them.
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _check_ledger(progress, chunk)
+    return _check_ledger(progress, chunk)
+
+
+def _check_ledger(progress: Callable[[str], None] | None, chunk: int) -> Report:
     report = Report()
     say = progress or (lambda message: None)
 
@@ -210,6 +228,4 @@ def _chunks(values, size: int):
 
 
 def _postgres() -> bool:
-    from django.db import connection
-
     return connection.vendor == "postgresql"

@@ -363,3 +363,32 @@ def test_the_list_costs_one_query_however_long(api, client_user, django_assert_n
     with django_assert_num_queries(1):
         response = api.get("/api/v1/consultations")
     assert len(response.json()["results"]) == 5
+
+
+def test_an_end_retried_with_its_idempotency_key_answers_the_first_end_again(
+    api, client_user, consultant, time_machine
+):
+    time_machine.move_to("2026-03-01 09:00:00Z", tick=False)
+    consultation_id = start(api, client_user, consultant).json()["id"]
+    as_user(api, consultant.user).post(f"/api/v1/consultations/{consultation_id}/accept")
+    time_machine.shift(20)
+    end = f"/api/v1/consultations/{consultation_id}/end"
+    first = as_user(api, client_user).post(end, HTTP_IDEMPOTENCY_KEY="end-1")
+    assert first.status_code == 200
+    time_machine.shift(30)  # the answer was lost; the client retries later
+    again = as_user(api, client_user).post(end, HTTP_IDEMPOTENCY_KEY="end-1")
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert (first.json()["billed_seconds"], first.json()["total_amount"]) == (20, 200)
+    assert wallet_for(user=client_user).balance == 100_000 - 200
+    # Without a key (or with another one) a second end is what it is: over.
+    assert as_user(api, client_user).post(end).status_code == 409
+    other = as_user(api, client_user).post(end, HTTP_IDEMPOTENCY_KEY="end-2")
+    assert (other.status_code, other.json()["code"]) == (409, "invalid_state")
+
+
+def test_the_end_takes_an_idempotency_key_in_the_schema(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/consultations/{id}/end"]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in operation.get("parameters", [])}

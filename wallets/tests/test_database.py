@@ -109,3 +109,60 @@ def test_idempotency_keys_are_unique():
     with pytest.raises(IntegrityError):
         with transaction.atomic():
             LedgerTransaction.objects.create(kind="adjustment", idempotency_key="k", created_at=now)
+
+
+# --- Ledger transactions, legs, status columns -------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE wallets_ledgertransaction SET description = 'rewritten'",
+        "UPDATE wallets_ledgertransaction SET idempotency_key = idempotency_key || 'x'",
+        "DELETE FROM wallets_ledgertransaction",
+    ],
+)
+def test_a_transaction_can_be_neither_updated_nor_deleted(client_user, sql):
+    fund(client_user, 1000)
+    with pytest.raises(IntegrityError, match="ledger_transaction_immutable"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert LedgerTransaction.objects.get().description == ""
+
+
+@pytest.mark.django_db
+def test_the_orm_cannot_rewrite_a_transaction_either(client_user):
+    fund(client_user, 1000)
+    with pytest.raises(IntegrityError, match="ledger_transaction_immutable"):
+        with transaction.atomic():
+            LedgerTransaction.objects.update(kind="refund")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_without_entries_fails_at_commit():
+    with pytest.raises(DatabaseError, match="ledger_transaction_two_legs"):
+        with transaction.atomic():
+            LedgerTransaction.objects.create(
+                kind="adjustment", idempotency_key="raw:empty", created_at=timezone.now()
+            )
+    assert not LedgerTransaction.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_of_one_leg_fails_at_commit(client_user):
+    wallet = services.wallet_for(user=client_user)
+    now = timezone.now()
+    with pytest.raises(DatabaseError, match="ledger_transaction_two_legs"):
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(
+                kind="adjustment", idempotency_key="raw:one-leg", created_at=now
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO wallets_ledgerentry (public_id, transaction_id, account_id, "
+                    "kind, amount, balance_after, created_at) "
+                    "VALUES (%s, %s, %s, 'adjustment', 0, 0, %s)",
+                    [uuid.uuid4(), txn.id, wallet.id, now],
+                )
+    assert not LedgerEntry.objects.exists()
