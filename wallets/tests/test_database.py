@@ -103,9 +103,9 @@ def test_a_system_account_may_go_negative():
 
 
 @pytest.mark.django_db
-def test_idempotency_keys_are_unique():
+def test_idempotency_keys_are_unique(client_user):
     now = timezone.now()
-    LedgerTransaction.objects.create(kind="adjustment", idempotency_key="k", created_at=now)
+    fund(client_user, 100, key="k")  # a whole (balanced, two-legged) transaction
     with pytest.raises(IntegrityError):
         with transaction.atomic():
             LedgerTransaction.objects.create(kind="adjustment", idempotency_key="k", created_at=now)
@@ -162,7 +162,7 @@ def test_a_transaction_of_one_leg_fails_at_commit(client_user):
                 cursor.execute(
                     "INSERT INTO wallets_ledgerentry (public_id, transaction_id, account_id, "
                     "kind, amount, balance_after, created_at) "
-                    "VALUES (%s, %s, %s, 'adjustment', 0, 0, %s)",
+                    "VALUES (%s, %s, %s, 'adjustment', 500, 500, %s)",
                     [uuid.uuid4(), txn.id, wallet.id, now],
                 )
     assert not LedgerEntry.objects.exists()
