@@ -83,7 +83,7 @@ def check_page(page, live_site, path: str) -> list[str]:
     assets = []
 
     def on_response(response):
-        if response.request.resource_type in ("stylesheet", "script"):
+        if response.request.resource_type in ("stylesheet", "script") and response.ok:
             assets.append(response)
 
     def on_request(request):
