@@ -8,6 +8,12 @@ Choices the contract leaves open, made here:
   type answers 404. `from`/`to` are local dates in the consultant's time zone, inclusive,
   by default today and 13 days on; at most 31 days apart. The answer names the time zone.
 * `payment` is null for a `wallet` booking.
+* `POST /bookings`: a malformed `session_type_id` is 400 `invalid`; an unknown or inactive
+  one (or an unverified consultant's) 404. `split` answers 400 `invalid` (`payment_method`)
+  until it is offered (`bookings.services.PAYMENT_STARTS`).
+* `cancel` takes an `Idempotency-Key` (it moves money); `join` is safe to repeat.
+* `GET /bookings` lists the user's bookings as client and as consultant, soonest first;
+  `role=` narrows it to one side.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
@@ -25,9 +32,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsConsultant
-from bookings import schedules, selectors, slots
-from bookings.models import SessionType
+from bookings import schedules, selectors, services, slots
+from bookings.models import Booking, PaymentMethod, SessionType, Status
 from bookings.serializers import (
+    BookingSerializer,
     ScheduleSerializer,
     SessionTypeInputSerializer,
     SessionTypeSerializer,
@@ -39,6 +47,8 @@ from config.schema import error_responses
 from consultants.pagination import OrderedCursorPagination
 from consultants.selectors import public_consultant
 from consultants.services import profile_for
+from consultations.serializers import ConsultationSerializer
+from wallets.idempotency import HEADER, idempotent
 
 
 def _public(pk) -> Any:
@@ -279,3 +289,182 @@ def _date(text: str | None, name: str, errors: dict) -> date | None:
     except ValueError:
         errors[name] = ["A date as YYYY-MM-DD."]
         return None
+
+
+# --- Bookings ---------------------------------------------------------------------------------
+
+
+class BookRequestSerializer(serializers.Serializer):
+    session_type_id = serializers.UUIDField()
+    start_at = serializers.DateTimeField(help_text="One of the slots' `start_at`.")
+    goals = serializers.CharField(
+        max_length=services.MAX_GOALS, required=False, allow_blank=True, default=""
+    )
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+
+
+class CancelRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class JoinedSerializer(serializers.Serializer):
+    booking = BookingSerializer()
+    consultation = ConsultationSerializer()
+
+
+class BookingListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    role = serializers.ChoiceField(choices=["client", "consultant"], required=False)
+
+
+class BookingPagination(OrderedCursorPagination):
+    ordering = ("start_at", "id")
+
+
+def _bookings_of(user) -> Any:
+    return Booking.objects.filter(Q(client=user) | Q(consultant__user=user))
+
+
+def _visible(request: Request, pk) -> Booking:
+    visible = Booking.objects.all() if request.user.is_admin else _bookings_of(request.user)
+    booking = visible.select_related("payment").filter(id=pk).first()
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+BOOK_ERRORS = error_responses(
+    {
+        400: "invalid",
+        402: "insufficient_balance",
+        403: "permission_denied",
+        404: "not_found",
+        409: ["slot_unavailable", "idempotency_key_reused", "conflict"],
+        423: "wallet_frozen",
+        502: "gateway_error",
+    }
+)
+
+
+class BookingListView(APIView):
+    @extend_schema(
+        operation_id="bookings_list",
+        summary="Your bookings, soonest first",
+        tags=["bookings"],
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values),
+            OpenApiParameter("role", OpenApiTypes.STR, enum=["client", "consultant"]),
+        ],
+        responses={200: BookingSerializer(many=True), **error_responses({400: "invalid"})},
+    )
+    def get(self, request: Request) -> Response:
+        query = BookingListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        role = query.validated_data.get("role")
+        if role == "client":
+            rows = Booking.objects.filter(client=request.user)
+        elif role == "consultant":
+            rows = Booking.objects.filter(consultant__user=request.user)
+        else:
+            rows = _bookings_of(request.user)
+        if "status" in query.validated_data:
+            rows = rows.filter(status=query.validated_data["status"])
+        paginator = BookingPagination()
+        page = paginator.paginate_queryset(rows.select_related("payment"), request, view=self)
+        return paginator.get_paginated_response(BookingSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="bookings_create",
+        summary="Book a session type at one of its free slots (clients)",
+        description="`wallet`: paid at once, `confirmed`. `gateway`: `pending` with a `payment` "
+        "(an order for exactly the price) that the wallet's verify route or the webhook "
+        "confirms; unpaid after `BOOKING_PAYMENT_MINUTES` it expires. Takes an "
+        "`Idempotency-Key`.",
+        tags=["bookings"],
+        parameters=[
+            OpenApiParameter(
+                HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description="1-255 chars."
+            )
+        ],
+        request=BookRequestSerializer,
+        responses={201: BookingSerializer, **BOOK_ERRORS},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        body = BookRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        booking = services.book(
+            client=request.user,
+            session_type_id=body.validated_data["session_type_id"],
+            start_at=body.validated_data["start_at"],
+            payment_method=body.validated_data["payment_method"],
+            goals=body.validated_data["goals"],
+        )
+        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+class BookingDetailView(APIView):
+    @extend_schema(
+        operation_id="bookings_retrieve",
+        summary="One booking (its participants and admins)",
+        tags=["bookings"],
+        responses={200: BookingSerializer, **error_responses({404: "not_found"})},
+    )
+    def get(self, request: Request, pk) -> Response:
+        return Response(BookingSerializer(_visible(request, pk)).data)
+
+
+class BookingCancelView(APIView):
+    @extend_schema(
+        operation_id="bookings_cancel",
+        summary="Cancel a pending or confirmed booking (its client or consultant)",
+        description="The client gets everything back when the consultant cancels, or when "
+        "they cancel `BOOKING_FULL_REFUND_HOURS` or more before the start; "
+        "`BOOKING_LATE_REFUND_PERCENT` of it until `BOOKING_NO_REFUND_HOURS` before; nothing "
+        "later. Takes an `Idempotency-Key`.",
+        tags=["bookings"],
+        request=CancelRequestSerializer,
+        responses={
+            200: BookingSerializer,
+            **error_responses({400: "invalid", 404: "not_found", 409: "invalid_state"}),
+        },
+    )
+    @idempotent
+    def post(self, request: Request, pk) -> Response:
+        body = CancelRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        booking = services.cancel_booking(
+            booking_id=pk, actor=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(BookingSerializer(booking).data)
+
+
+class BookingJoinView(APIView):
+    @extend_schema(
+        operation_id="bookings_join",
+        summary="Enter the booking's room (its participants)",
+        description="From `BOOKING_JOIN_EARLY_MINUTES` before the start until the end. The "
+        "first to join opens the booked consultation; once both have, the booking is "
+        "`in_progress`.",
+        tags=["bookings"],
+        request=None,
+        responses={
+            200: JoinedSerializer,
+            **error_responses(
+                {
+                    404: "not_found",
+                    409: ["too_early", "invalid_state", "consultant_busy", "client_busy"],
+                }
+            ),
+        },
+    )
+    def post(self, request: Request, pk) -> Response:
+        joined = services.join_booking(booking_id=pk, actor=request.user)
+        return Response(
+            {
+                "booking": BookingSerializer(joined.booking).data,
+                "consultation": ConsultationSerializer(
+                    joined.consultation, context={"reader_id": request.user.id}
+                ).data,
+            }
+        )

@@ -20,4 +20,8 @@ urlpatterns = [
         name="my-session-type",
     ),
     path("consultants/me/schedule", api.MyScheduleView.as_view(), name="my-schedule"),
+    path("bookings", api.BookingListView.as_view(), name="bookings"),
+    path("bookings/<uuid:pk>", api.BookingDetailView.as_view(), name="booking-detail"),
+    path("bookings/<uuid:pk>/cancel", api.BookingCancelView.as_view(), name="booking-cancel"),
+    path("bookings/<uuid:pk>/join", api.BookingJoinView.as_view(), name="booking-join"),
 ]

@@ -49,6 +49,13 @@ def jobs() -> list[Job]:
             float(settings.END_SWEEP_SECONDS),
             expires=True,
         ),
+        # Bookings: unpaid ones expire, no-shows, completion at the end, reminders, unsent emails.
+        Job(
+            "bookings-lifecycle",
+            "bookings.tasks.run_lifecycle",
+            float(settings.BOOKING_SWEEP_SECONDS),
+            expires=True,
+        ),
         # Credits captured payments whose webhook never came; fails abandoned checkouts.
         Job("reconcile-recent-payments", "wallets.tasks.reconcile_recent_payments", 15 * 60.0),
         # Refunds still pending: asks the gateway what became of them (or sends them once).

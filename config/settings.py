@@ -354,6 +354,18 @@ BOOKING_JOIN_EARLY_MINUTES = env_int("BOOKING_JOIN_EARLY_MINUTES", 5, minimum=0)
 BOOKING_NO_SHOW_MINUTES = env_int("BOOKING_NO_SHOW_MINUTES", 10, minimum=1)
 # How often the bookings' lifecycle job runs (expiry, no-shows, completion, reminders).
 BOOKING_SWEEP_SECONDS = env_int("BOOKING_SWEEP_SECONDS", 30, minimum=1, maximum=3600)
+# Where the site is, for links in emails (the booking's page).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000") or "http://localhost:8000"
+
+# --- Email (booking confirmations, reminders) ---------------------------------------------------
+# Django's email framework: SMTP from EMAIL_URL (smtp+tls://user:password@host:587), else the
+# console backend (`make run` prints each message).
+EMAIL_URL = env_str("EMAIL_URL", "")
+if EMAIL_URL:
+    globals().update(environ.Env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Consult <bookings@localhost>") or ""
 
 # Embedded mode only: run the periodic jobs (config/jobs.py) inside the server process.
 EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)

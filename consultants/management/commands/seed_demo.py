@@ -5,7 +5,9 @@ verified and online), and clients whose wallets are funded by real recharges thr
 configured (local) gateway, so the ledger holds every rupee. Running it again changes nothing.
 """
 
+from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -197,6 +199,9 @@ class Command(BaseCommand):
             self._fund(client, balance)
         for row in CONSULTANTS:
             self._consultant(admin, *row)
+        if apps.is_installed("bookings"):
+            # Session types, hours and a few bookings (by name: this app sits below bookings).
+            call_command("seed_demo_bookings", stdout=self.stdout)
         self._print()
 
     def _admin(self) -> User:
