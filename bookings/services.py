@@ -57,11 +57,12 @@ from consultants.models import ConsultantProfile
 from consultations.models import Consultation, EndReason, Kind
 from consultations.models import Status as ConsultationStatus
 from consultations.services import close_consultations, open_consultation
+from earnings.services import record_booking_earning
 from wallets.errors import InsufficientFunds
 from wallets.freezes import check_not_frozen
 from wallets.models import Payment
 from wallets.payments import create_recharge
-from wallets.services import release, wallet_for
+from wallets.services import commission_for, release, wallet_for
 
 logger = logging.getLogger(__name__)
 
@@ -194,11 +195,22 @@ def _close_consultation(booking: Booking, now: datetime) -> None:
     close_consultations([row], now=now, from_status=ConsultationStatus.ACTIVE)
 
 
-def _settle(booking: Booking, now: datetime) -> None:
+def _settle(booking: Booking, now: datetime, *, took_place: bool = False) -> None:
     """Moves the money of a booking that reached its final status (once: `settled_at`)."""
     if booking.paid_at is not None and booking.settled_at is None:
         money.settle(booking)
         booking.settled_at = now
+        kept = booking.kept_amount
+        if kept:
+            record_booking_earning(
+                booking_id=booking.id,
+                consultant_id=booking.consultant_id,
+                consultation_id=booking.consultation_id,
+                gross=kept,
+                commission=commission_for(kept, percent=booking.commission_percent),
+                seconds=booking.duration_minutes * 60 if took_place else 0,
+                at=now,
+            )
     elif booking.hold_id is not None:  # a split booking never paid: its wallet part comes back
         release(hold_id=booking.hold_id)
 
@@ -496,7 +508,7 @@ def join_booking(*, booking_id: Any, actor: User) -> Joined:
 
 def _complete(booking: Booking, now: datetime, *, reason: str) -> None:
     booking.refund_amount = 0
-    _settle(booking, now)
+    _settle(booking, now, took_place=True)
     _move(booking, Status.COMPLETED, now=now, reason=reason, fields=("refund_amount", "settled_at"))
 
 

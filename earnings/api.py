@@ -24,7 +24,12 @@ MAX_PAYOUT = 10**12  # paise; far above any wallet, keeps the input a sane integ
 
 
 class EarningSerializer(serializers.ModelSerializer):
-    consultation_id = serializers.UUIDField(read_only=True)
+    consultation_id = serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="The consultation (a booking's, for a booking's earning; null for the kept "
+        "part of a booking cancelled late).",
+    )
     gross = serializers.IntegerField(read_only=True, help_text="Paise the client paid.")
     commission = serializers.IntegerField(read_only=True, help_text="Paise to the platform.")
     net = serializers.IntegerField(read_only=True, help_text="Paise to the consultant.")

@@ -2,6 +2,8 @@
 
 Design overview
 ---------------
+* A booking's earning (`booking_id`, no consultation) is written once, when the booking's money
+  is settled (`record_booking_earning`): its kept part less the commission.
 * An `Earning` is written once per consultation that took place (`ended` or `force_ended`), in
   the transaction that ends it (the receiver of `consultations.signals.consultation_ended`). Its
   figures are the consultation's own billing totals: `gross` (what the client paid), `commission`
@@ -30,9 +32,16 @@ from django.utils.translation import gettext_lazy as _
 
 class Earning(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # What earned it: a consultation billed by the second, or a booking (bookings.Booking's id;
+    # no foreign key: the bookings app sits above this one) with its consultation if it had one.
     consultation = models.OneToOneField(
-        "consultations.Consultation", on_delete=models.PROTECT, related_name="earning"
+        "consultations.Consultation",
+        on_delete=models.PROTECT,
+        related_name="earning",
+        null=True,
+        blank=True,
     )
+    booking_id = models.UUIDField(null=True, blank=True, unique=True)
     consultant = models.ForeignKey(
         "consultants.ConsultantProfile", on_delete=models.PROTECT, related_name="earnings"
     )
@@ -56,6 +65,10 @@ class Earning(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(seconds__gte=0), name="earning_seconds_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(consultation__isnull=False) | Q(booking_id__isnull=False),
+                name="earning_for_a_consultation_or_a_booking",
             ),
         ]
         indexes = [

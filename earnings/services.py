@@ -53,6 +53,38 @@ def record_earning(*, consultation: Consultation) -> Earning:
         return Earning.objects.get(consultation_id=consultation.id)
 
 
+def record_booking_earning(
+    *,
+    booking_id,
+    consultant_id,
+    consultation_id,
+    gross: int,
+    commission: int,
+    seconds: int,
+    at,
+) -> Earning:
+    """A booking's earning record (the bookings app calls it when it settles a booking),
+    written once per booking, with the booking's consultation if it had one: `gross` paise kept
+    from the client's price, `commission` of it to the platform, the rest to the consultant."""
+    existing = Earning.objects.filter(booking_id=booking_id).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Earning.objects.create(
+                booking_id=booking_id,
+                consultation_id=consultation_id,
+                consultant_id=consultant_id,
+                gross=gross,
+                commission=commission,
+                net=gross - commission,
+                seconds=seconds,
+                created_at=at,
+            )
+    except IntegrityError:
+        return Earning.objects.get(booking_id=booking_id)
+
+
 def apply_refund(*, consultation: Consultation, refund: RefundParts) -> Earning:
     """Lowers the consultation's earning by a refund's parts (the row stays net of refunds).
 

@@ -51,6 +51,19 @@ def test_it_completes_at_its_end_and_pays_the_consultant(booking, clock, consult
     assert wallet_for(user=consultant.user).balance == NET
 
 
+def test_a_bookings_earning_shows_in_the_consultants_earnings(api, booking, clock, consultant):
+    _join_both(booking, clock)
+    clock.move_to(booking.end_at)
+    end_due_consultations()
+    sign_in(api, consultant.user)
+    summary = api.get("/api/v1/earnings/summary").json()
+    assert summary["total_earnings"] == NET and summary["total_sessions"] == 1
+    assert summary["total_seconds"] == 45 * 60
+    rows = api.get("/api/v1/earnings").json()["results"]
+    assert rows[0]["consultation_id"] == str(booking.consultation_id)
+    assert rows[0]["gross"] == PRICE and rows[0]["net"] == NET
+
+
 def test_a_participant_ending_early_completes_it(booking, clock, consultant):
     _join_both(booking, clock)
     clock.move_to(SLOT + timedelta(minutes=20))
