@@ -58,6 +58,18 @@ def _public(pk) -> Any:
     return profile
 
 
+class SessionTypePage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SessionTypeSerializer(many=True)
+
+
+class BookingPage(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = BookingSerializer(many=True)
+
+
 class SessionTypePagination(OrderedCursorPagination):
     page_size = 100
     ordering = ("created_at", "id")
@@ -77,7 +89,7 @@ class PublicSessionTypesView(APIView):
         summary="A consultant's session types on offer",
         tags=["bookings"],
         responses={
-            200: SessionTypeSerializer(many=True),
+            200: SessionTypePage,
             **error_responses({400: "invalid", 404: "not_found"}),
         },
     )
@@ -94,7 +106,7 @@ class MySessionTypesView(APIView):
         summary="My session types on offer",
         tags=["bookings"],
         responses={
-            200: SessionTypeSerializer(many=True),
+            200: SessionTypePage,
             **error_responses({400: "invalid", 401: "not_authenticated", 403: "permission_denied"}),
         },
     )
@@ -355,7 +367,7 @@ class BookingListView(APIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values),
             OpenApiParameter("role", OpenApiTypes.STR, enum=["client", "consultant"]),
         ],
-        responses={200: BookingSerializer(many=True), **error_responses({400: "invalid"})},
+        responses={200: BookingPage, **error_responses({400: "invalid"})},
     )
     def get(self, request: Request) -> Response:
         query = BookingListQuerySerializer(data=request.query_params)

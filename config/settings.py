@@ -299,6 +299,8 @@ SPECTACULAR_SETTINGS = {
         "EntryKindEnum": "wallets.models.EntryKind",
         "ConsultationKindEnum": "consultations.models.Kind",
         "BookingStatusEnum": "bookings.models.Status",
+        "BookingPartyEnum": "bookings.models.Party",
+        "BookingPaymentMethodEnum": "bookings.models.PaymentMethod",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
