@@ -8,6 +8,7 @@ bring several apps together, in `web/views.py`.
 from django.urls import path
 
 from accounts import views as accounts
+from bookings import views as bookings
 from consultants import views as consultants
 from consultations import views as consultations
 from earnings import views as earnings
@@ -64,5 +65,11 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/availability/", consultants.availability, name="availability"),
     path("dashboard/profile/", consultants.edit_profile, name="dashboard-profile"),
+    path("dashboard/bookings/", bookings.editor, name="dashboard-bookings"),
     path("earnings/", earnings.earnings, name="earnings"),
+    # Bookings
+    path("bookings/new/", bookings.new_booking, name="booking-new"),
+    path("bookings/<uuid:booking_id>/", bookings.booking_page, name="booking"),
+    path("bookings/<uuid:booking_id>/cancel/", bookings.cancel_booking, name="booking-cancel"),
+    path("bookings/<uuid:booking_id>/join/", bookings.join_booking, name="booking-join"),
 ]

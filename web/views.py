@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from consultants import selectors as consultant_selectors
@@ -78,6 +79,9 @@ def consultant_profile(request: HttpRequest, consultant_id: uuid.UUID) -> HttpRe
     if user.is_authenticated and user.is_client:
         account, freeze = freezes.wallet_and_freeze(user=user)  # (one query)
         available, frozen = account.available, freeze is not None
+    from bookings.pages import profile_offers
+
+    booking_offers = profile_offers(profile, now=timezone.now())
     reviews = list(
         Review.objects.filter(consultant=profile)
         .select_related("client")
@@ -93,6 +97,7 @@ def consultant_profile(request: HttpRequest, consultant_id: uuid.UUID) -> HttpRe
             "reviews": reviews,
             "min_minutes": settings.MIN_MINUTES,
             "wallet_frozen": frozen,
+            "booking_offers": booking_offers,
         },
     )
 
@@ -116,7 +121,7 @@ def _own_consultations(user):
 @require_http_methods(["GET"])
 def consultations(request: HttpRequest) -> HttpResponse:
     """Own consultations (as client or as consultant), newest first, each with its amount;
-    `?before=<id>` pages back. (Bookings, issue 13, join this list.)"""
+    `?before=<id>` pages back; the first page starts with one's bookings (latest first)."""
     from django.db.models import Q
 
     rows = _own_consultations(request.user)
@@ -130,10 +135,16 @@ def consultations(request: HttpRequest) -> HttpResponse:
             )
     page = list(rows.order_by("-requested_at", "-id")[: CONSULTATIONS_PAGE + 1])
     older = str(page[CONSULTATIONS_PAGE - 1].id) if len(page) > CONSULTATIONS_PAGE else None
+    from bookings.pages import own_bookings
+
     return render(
         request,
         "web/consultations.html",
-        {"consultations": page[:CONSULTATIONS_PAGE], "older": older},
+        {
+            "consultations": page[:CONSULTATIONS_PAGE],
+            "older": older,
+            "bookings": [] if before else own_bookings(request.user),
+        },
     )
 
 
@@ -170,6 +181,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         .order_by("-requested_at", "-id")[:5]
     )
     account = wallet_for(user=request.user)
+    from bookings import pages as booking_pages
+
+    now = timezone.now()
     return render(
         request,
         "web/dashboard.html",
@@ -182,5 +196,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "wallet": account,
             "ring_seconds": settings.RING_TIMEOUT_SECONDS,
             "complete": bool(profile.category_id and profile.rates and profile.bio),
+            "upcoming": booking_pages.upcoming_for_consultant(profile, now=now),
+            "bookings": booking_pages.offer_summary(profile, now=now),
         },
     )

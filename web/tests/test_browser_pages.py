@@ -3,8 +3,12 @@ field has a label, nothing scrolls sideways, no request leaves the site, and the
 and JavaScript weigh under 100 KB uncompressed (ISSUE 11 "Speed")."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.tests.factories import ClientFactory
+from bookings.pages import free_times, today_of
+from bookings.services import book
+from bookings.tests.factories import ScheduleFactory, SessionTypeFactory, every_day
 from consultants.tests.factories import OnlineConsultantFactory
 from consultations.tests.factories import ConsultationFactory
 from earnings.tests.factories import ended_consultation
@@ -25,8 +29,11 @@ PAGES = [
     ("/wallet/checkout/{payment}/", "client"),
     ("/consultations/", "client"),
     ("/consultations/{consultation}/", "client"),
+    ("/bookings/new/?session_type={session_type}", "client"),
+    ("/bookings/{booking}/", "client"),
     ("/dashboard/", "consultant"),
     ("/dashboard/profile/", "consultant"),
+    ("/dashboard/bookings/", "consultant"),
     ("/earnings/", "consultant"),
     ("/no-such-page/", None),
     ("/logout/", "client"),  # last: what it does to the session touches no other page
@@ -50,6 +57,15 @@ def people(db):
     consultant = OnlineConsultantFactory(user__name="Rohan Kapoor", rate_video=8000)
     ended_consultation(client=client, consultant=consultant, rate=3000, seconds=300)
     ConsultationFactory(consultant=consultant, client=ClientFactory(name="Meera Iyer"))
+    offer = SessionTypeFactory(consultant=consultant)
+    schedule = ScheduleFactory(consultant=consultant, weekly=every_day("00:00", "24:00"))
+    now = timezone.now()
+    first = free_times(
+        schedule=schedule, session_types=[offer], first=today_of(schedule, now), now=now
+    )[offer.id][0]
+    booking = book(
+        client=client, session_type_id=offer.id, start_at=first.start_at, payment_method="wallet"
+    )
     return {
         "client": client,
         "consultant": consultant.user,
@@ -57,6 +73,8 @@ def people(db):
             "consultant": consultant.id,
             "payment": create_recharge(user=client, amount=50_000).id,
             "consultation": client.consultations.first().id,
+            "session_type": offer.id,
+            "booking": booking.id,
         },
     }
 

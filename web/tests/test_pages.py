@@ -84,12 +84,17 @@ def test_an_unverified_consultant_has_no_public_profile(client):
 def test_the_profile_page_reads_a_fixed_number_of_queries(
     client, expert, django_assert_num_queries
 ):
+    from bookings.tests.factories import ScheduleFactory, SessionTypeFactory
+
     user = ClientFactory()
     client.force_login(user)
     fund(user, 50_000)
+    ScheduleFactory(consultant=expert)
+    SessionTypeFactory.create_batch(3, consultant=expert)
     client.get(f"/consultants/{expert.id}/")  # the session row, cached afterwards
-    # session, user, consultant (+user, category), wallet, reviews, the header's wallet
-    with django_assert_num_queries(6):
+    # session, user, consultant (+user, category), wallet, reviews, the header's wallet; the
+    # session types, the schedule and the bookings their free times avoid (however many types)
+    with django_assert_num_queries(9):
         client.get(f"/consultants/{expert.id}/")
 
 

@@ -131,7 +131,14 @@ class Command(BaseCommand):
         payment = Payment.objects.filter(user=user("rahul"), status=PaymentStatus.CREATED).first()
         if payment is None:
             payment = create_recharge(user=user("rahul"), amount=100_000)
+        # Bookings (seed_demo_bookings): Asha's session with the coach, the coach's offer.
+        from bookings.models import Booking, SessionType
+
+        booking = Booking.objects.filter(client=user("asha")).order_by("start_at").first()
+        offer = SessionType.objects.filter(consultant=profile("coach.mehta"), is_active=True)
         return {
+            "booking": booking.id if booking else None,
+            "session_type": offer.order_by("-price").first().id if offer.exists() else None,
             "profile": profile("jyotish.rao").id,
             "consultation": Consultation.objects.filter(status=Status.ENDED).first().id,
             "payment": payment.id,
@@ -169,6 +176,11 @@ class Command(BaseCommand):
             ("dashboard-profile", "/dashboard/profile/", "jyotish.rao"),
             ("earnings", "/earnings/", "jyotish.rao"),
             ("not-found", "/no-such-page/", None),
+            # Bookings
+            ("book-new", f"/bookings/new/?session_type={history['session_type']}", "asha"),
+            ("booking", f"/bookings/{history['booking']}/", "asha"),
+            ("booking-consultant", f"/bookings/{history['booking']}/", "coach.mehta"),
+            ("dashboard-bookings", "/dashboard/bookings/", "coach.mehta"),
             ("wallet-frozen", "/wallet/", "meera"),
             # In Hindi (a name ending in -hi: the language switcher's cookie is set)
             ("home-hi", "/", None),
