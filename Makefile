@@ -125,6 +125,11 @@ check-deploy: $(STAMP)
 		PAYMENT_GATEWAY=razorpay RAZORPAY_KEY_ID=rzp_live_check RAZORPAY_KEY_SECRET=$$(head -c 24 /dev/urandom | base64) \
 		RAZORPAY_WEBHOOK_SECRET=$$(head -c 24 /dev/urandom | base64) \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
+	env -u ALLOW_OFFLINE_PAYMENTS DEBUG=0 ALLOWED_HOSTS=consult.example.com \
+		SECRET_KEY=$$(head -c 48 /dev/urandom | base64) JWT_SIGNING_KEY=$$(head -c 48 /dev/urandom | base64) \
+		PAYMENT_GATEWAY=stripe STRIPE_SECRET_KEY=sk_live_check STRIPE_PUBLISHABLE_KEY=pk_live_check \
+		STRIPE_WEBHOOK_SECRET=whsec_$$(head -c 24 /dev/urandom | base64) \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # docker-compose.yml validates once its required variables are set (throwaway values here).
 compose-check:

@@ -22,6 +22,7 @@ from config.env import env_bool, env_str
 # that `local` then falls back to the development values below). Adding a gateway is one entry.
 GATEWAY_SECRETS: dict[str, tuple[str, ...]] = {
     "razorpay": ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"),
+    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"),
     # The offline gateway signs and checks with Razorpay's scheme and the same secrets.
     "local": ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"),
 }
@@ -104,9 +105,9 @@ def payments(*, debug: bool, refusals: Refusals) -> Payments:
     choices = " or ".join(sorted(GATEWAY_SECRETS))
     if gateway is None:
         refusals.add(
-            "PAYMENT_GATEWAY is not set: set PAYMENT_GATEWAY=razorpay (with its keys) to take "
-            "payments, or PAYMENT_GATEWAY=local with ALLOW_OFFLINE_PAYMENTS=1 for a demo whose "
-            "payments are not real"
+            "PAYMENT_GATEWAY is not set: set PAYMENT_GATEWAY=razorpay or PAYMENT_GATEWAY=stripe "
+            "(with its keys) to take payments, or PAYMENT_GATEWAY=local with "
+            "ALLOW_OFFLINE_PAYMENTS=1 for a demo whose payments are not real"
         )
         return Payments(gateway="", allow_offline=allow_offline, secrets={})
     if gateway not in GATEWAY_SECRETS:
@@ -115,7 +116,7 @@ def payments(*, debug: bool, refusals: Refusals) -> Payments:
         refusals.add(
             "PAYMENT_GATEWAY=local is the offline gateway (no money really moves): set "
             "ALLOW_OFFLINE_PAYMENTS=1 if this is a demo or test deployment, else "
-            "PAYMENT_GATEWAY=razorpay"
+            "PAYMENT_GATEWAY=razorpay or PAYMENT_GATEWAY=stripe"
         )
     values: dict[str, str | None] = {}
     missing: list[str] = []

@@ -328,6 +328,11 @@ ALLOW_OFFLINE_PAYMENTS = _payments.allow_offline
 RAZORPAY_KEY_ID = _payments.secrets.get("RAZORPAY_KEY_ID")
 RAZORPAY_KEY_SECRET = _payments.secrets.get("RAZORPAY_KEY_SECRET")
 RAZORPAY_WEBHOOK_SECRET = _payments.secrets.get("RAZORPAY_WEBHOOK_SECRET")
+# PAYMENT_GATEWAY=stripe: the secret key calls the API, the publishable key goes to Stripe.js on
+# the wallet page, the webhook secret checks `Stripe-Signature`.
+STRIPE_SECRET_KEY = _payments.secrets.get("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = _payments.secrets.get("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = _payments.secrets.get("STRIPE_WEBHOOK_SECRET")
 CURRENCY = "INR"
 
 # --- Billing and consultations (CONTRACT.md "Settings that change behaviour") ----------------

@@ -9,7 +9,7 @@ import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,7 +20,7 @@ from accounts.permissions import IsAdmin, IsClient
 from config.errors import NotFound
 from config.fields import StrictCharField, StrictIntegerField
 from config.schema import error_responses
-from wallets import freezes, payments
+from wallets import freezes, payments, stripe_events
 from wallets.idempotency import idempotent
 from wallets.models import (
     USER_ENTRY_KINDS,
@@ -193,8 +193,10 @@ class RechargeInSerializer(serializers.Serializer):
 
 
 class RechargeOutSerializer(serializers.Serializer):
+    """Razorpay's shape (also the offline gateway's)."""
+
     payment_id = serializers.UUIDField()
-    gateway = serializers.CharField(help_text='Always "razorpay".')
+    gateway = serializers.ChoiceField(choices=["razorpay"])
     gateway_order_id = serializers.CharField()
     key_id = serializers.CharField(help_text="The Razorpay key id for checkout.")
     amount = serializers.IntegerField()
@@ -202,10 +204,44 @@ class RechargeOutSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+class StripeRechargeOutSerializer(serializers.Serializer):
+    """Stripe's shape (`PAYMENT_GATEWAY=stripe`): confirm the PaymentIntent with Stripe.js."""
+
+    payment_id = serializers.UUIDField()
+    gateway = serializers.ChoiceField(choices=["stripe"])
+    client_secret = serializers.CharField(help_text="The PaymentIntent's client secret.")
+    publishable_key = serializers.CharField(help_text="Stripe's publishable key for Stripe.js.")
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+
+
+RECHARGE_OUT = PolymorphicProxySerializer(
+    component_name="Recharge",
+    serializers={"razorpay": RechargeOutSerializer, "stripe": StripeRechargeOutSerializer},
+    resource_type_field_name="gateway",
+)
+
+
 class VerifyInSerializer(serializers.Serializer):
-    razorpay_order_id = serializers.CharField(max_length=64)
-    razorpay_payment_id = serializers.CharField(max_length=64)
-    razorpay_signature = serializers.CharField(max_length=128)
+    """Either Razorpay Checkout's three fields, or only our `payment_id`: then the platform asks
+    the gateway (Stripe's way; any gateway answers it)."""
+
+    razorpay_order_id = serializers.CharField(max_length=64, required=False)
+    razorpay_payment_id = serializers.CharField(max_length=64, required=False)
+    razorpay_signature = serializers.CharField(max_length=128, required=False)
+    payment_id = serializers.UUIDField(required=False)
+
+    def validate(self, data):
+        razorpay = ("razorpay_order_id", "razorpay_payment_id", "razorpay_signature")
+        if "payment_id" in data and not any(name in data for name in razorpay):
+            return data
+        missing = [name for name in razorpay if name not in data]
+        if missing:
+            raise serializers.ValidationError(
+                {name: [self.fields[name].error_messages["required"]] for name in missing}
+            )
+        return data
 
 
 class VerifyOutSerializer(serializers.Serializer):
@@ -252,7 +288,7 @@ class RechargeView(APIView):
         request=RechargeInSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={
-            201: RechargeOutSerializer,
+            201: RECHARGE_OUT,
             **error_responses(
                 {
                     400: "invalid",
@@ -271,16 +307,10 @@ class RechargeView(APIView):
         payment = payments.create_recharge(
             user=request.user, amount=incoming.validated_data["amount"]
         )
-        body = {
-            "payment_id": payment.id,
-            "gateway": "razorpay",
-            "gateway_order_id": payment.gateway_order_id,
-            "key_id": settings.RAZORPAY_KEY_ID,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "status": payment.status,
-        }
-        return Response(RechargeOutSerializer(body).data, status=status.HTTP_201_CREATED)
+        body = payments.checkout_fields(payment)
+        stripe = body["gateway"] == "stripe"
+        shape = StripeRechargeOutSerializer if stripe else RechargeOutSerializer
+        return Response(shape(body).data, status=status.HTTP_201_CREATED)
 
 
 class VerifyView(APIView):
@@ -297,7 +327,8 @@ class VerifyView(APIView):
                     401: "not_authenticated",
                     403: "permission_denied",
                     404: "not_found",
-                    409: ["idempotency_key_reused", "conflict"],
+                    409: ["payment_not_captured", "idempotency_key_reused", "conflict"],
+                    502: "gateway_error",
                 }
             ),
         },
@@ -306,7 +337,18 @@ class VerifyView(APIView):
     def post(self, request):
         incoming = VerifyInSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        payment, entry = payments.verify_recharge(user=request.user, **incoming.validated_data)
+        data = incoming.validated_data
+        if "razorpay_signature" in data:
+            payment, entry = payments.verify_recharge(
+                user=request.user,
+                razorpay_order_id=data["razorpay_order_id"],
+                razorpay_payment_id=data["razorpay_payment_id"],
+                razorpay_signature=data["razorpay_signature"],
+            )
+        else:
+            payment, entry = payments.confirm_recharge(
+                user=request.user, payment_id=data["payment_id"]
+            )
         body = {
             "payment_id": payment.id,
             "status": "captured",
@@ -352,6 +394,39 @@ class WebhookView(APIView):
             body=request.body,
             signature=request.headers.get("X-Razorpay-Signature", ""),
             event_id=request.headers.get("X-Razorpay-Event-Id", ""),
+        )
+        return Response({"status": outcome})
+
+
+class StripeWebhookView(APIView):
+    """Stripe's webhook: `Stripe-Signature` over the raw body (with its timestamp tolerance) is
+    the auth; an event id seen before is answered 200 and ignored."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        auth=[],
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with the '
+                "webhook secret>`; a timestamp older than 5 minutes is refused.",
+            ),
+        ],
+        responses={
+            200: WebhookOutSerializer,
+            **error_responses({400: ["invalid_signature", "invalid"]}),
+        },
+    )
+    def post(self, request):
+        outcome = stripe_events.handle_stripe_webhook(
+            body=request.body, signature=request.headers.get("Stripe-Signature", "")
         )
         return Response({"status": outcome})
 

@@ -26,6 +26,18 @@ class RefundExceedsPayment(ApiError):
     default_detail = _("The refund would exceed what is left of the payment.")
 
 
+class PaymentNotCaptured(ApiError):
+    """409 `payment_not_captured`: verify asked the gateway, which has not (yet) captured the
+    payment (not paid, still processing, or failed)."""
+
+    status_code = 409
+    code = "payment_not_captured"
+    default_detail = _(
+        "The gateway has not confirmed this payment yet. If money left your account, it will "
+        "be credited within minutes."
+    )
+
+
 class GatewayUnavailable(ApiError):
     """502 `gateway_error`: the payment gateway failed or did not answer."""
 

@@ -1,6 +1,8 @@
 """The payment gateway: Razorpay for real, or a local stand-in for the embedded mode and tests.
 
-`get_gateway()` picks one by `settings.PAYMENT_GATEWAY`. Both check signatures the same way:
+`get_gateway()` picks one by `settings.PAYMENT_GATEWAY` (Stripe's is in `stripe_gateway.py`;
+it has no payment signature and is verified by asking Stripe). Razorpay's and the local one
+check signatures the same way:
 the payment signature is HMAC-SHA256 of `"<order_id>|<payment_id>"` keyed with
 `RAZORPAY_KEY_SECRET`, the webhook signature HMAC-SHA256 of the raw body keyed with
 `RAZORPAY_WEBHOOK_SECRET`, both hex, compared in constant time.
@@ -44,6 +46,7 @@ class GatewayOrder:
     id: str
     amount: int
     currency: str
+    client_secret: str = ""  # Stripe: what Stripe.js confirms the PaymentIntent with
 
 
 @dataclass(frozen=True)
@@ -216,4 +219,8 @@ class LocalGateway(PaymentGateway):
 def get_gateway() -> PaymentGateway:
     if settings.PAYMENT_GATEWAY == "razorpay":
         return RazorpayGateway()
+    if settings.PAYMENT_GATEWAY == "stripe":
+        from wallets.stripe_gateway import StripeGateway
+
+        return StripeGateway()
     return LocalGateway()

@@ -26,7 +26,12 @@ from django.utils import timezone
 from config import metrics
 from config.errors import Invalid, NotFound
 from wallets import keys
-from wallets.errors import GatewayUnavailable, InvalidSignature, RefundExceedsPayment
+from wallets.errors import (
+    GatewayUnavailable,
+    InvalidSignature,
+    PaymentNotCaptured,
+    RefundExceedsPayment,
+)
 from wallets.freezes import check_not_frozen
 from wallets.gateway import (
     GatewayDeclined,
@@ -104,8 +109,9 @@ def create_recharge(*, user, amount: int) -> Payment:
         raise ValueError(f"a recharge is {MIN_RECHARGE} to {MAX_RECHARGE} paise")
     check_not_frozen(user=user)  # 423 wallet_frozen
     payment_id = uuid.uuid4()
+    gateway = get_gateway()
     try:
-        order = get_gateway().create_order(
+        order = gateway.create_order(
             amount=amount,
             currency=settings.CURRENCY,
             receipt=str(payment_id),
@@ -116,13 +122,33 @@ def create_recharge(*, user, amount: int) -> Payment:
         raise GatewayUnavailable() from exc
     wallet_for(user=user)
     metrics.payment_status(PaymentStatus.CREATED)
-    return Payment.objects.create(
+    payment = Payment.objects.create(
         id=payment_id,
         user=user,
+        gateway=gateway.name,
         gateway_order_id=order.id,
         amount=amount,
         currency=settings.CURRENCY,
     )
+    # Stripe's client secret goes to the browser once (checkout_fields), never to the database.
+    payment.client_secret = order.client_secret
+    return payment
+
+
+def checkout_fields(payment: Payment) -> dict:
+    """What a client needs to pay a just-created payment, in the running gateway's shape
+    (CONTRACT.md "Wallet and payments"): Razorpay's (and the local gateway's) order id and key
+    id, or Stripe's client secret and publishable key. The only place outside this app's
+    gateway classes that tells the gateways apart: pages and the API show what it gives."""
+    fields: dict[str, Any] = {"payment_id": payment.id, "gateway": payment.gateway}
+    if payment.gateway == "stripe":
+        fields["client_secret"] = getattr(payment, "client_secret", "")
+        fields["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
+    else:
+        fields["gateway_order_id"] = payment.gateway_order_id
+        fields["key_id"] = settings.RAZORPAY_KEY_ID
+    fields.update(amount=payment.amount, currency=payment.currency, status=payment.status)
+    return fields
 
 
 def recharge_entry(payment: Payment) -> LedgerEntry | None:
@@ -251,6 +277,38 @@ def verify_recharge(
         capture = capture_payment(payment=payment, gateway_payment_id=razorpay_payment_id)
     capture.payment.refresh_from_db()
     return capture.payment, capture.entry
+
+
+def confirm_recharge(*, user, payment_id: Any) -> tuple[Payment, LedgerEntry]:
+    """Verify by asking the gateway (Stripe's way; it works for Razorpay too): the caller's own
+    payment, looked up by our id (404 otherwise), is credited once if the gateway says it was
+    captured for its full amount. Raises `PaymentNotCaptured` (409) while it was not, and
+    `GatewayUnavailable` (502) when the gateway does not answer."""
+    try:
+        payment = Payment.objects.filter(user=user, id=uuid.UUID(str(payment_id))).first()
+    except ValueError:
+        payment = None
+    if payment is None:
+        raise NotFound()
+    if payment.status not in CREDITED_PAYMENT_STATUSES:
+        try:
+            found = get_gateway().fetch_order_payments(payment.gateway_order_id)
+        except GatewayError as exc:
+            logger.warning("could not ask about %s: %s", payment.gateway_order_id, exc)
+            raise GatewayUnavailable() from exc
+        captured = [
+            remote
+            for remote in found
+            if remote.get("status") == "captured" and remote.get("amount") == payment.amount
+        ]
+        if not captured:
+            raise PaymentNotCaptured()
+        with transaction.atomic(durable=True):
+            capture_payment(payment=payment, gateway_payment_id=str(captured[0]["id"]))
+    entry = recharge_entry(payment)
+    assert entry is not None
+    payment.refresh_from_db()
+    return payment, entry
 
 
 # --- Webhook ----------------------------------------------------------------------------------

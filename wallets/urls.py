@@ -20,6 +20,7 @@ urlpatterns = [
         name="wallet-unfreeze",
     ),
     path("payments/razorpay/webhook", api.WebhookView.as_view(), name="razorpay-webhook"),
+    path("payments/stripe/webhook", api.StripeWebhookView.as_view(), name="stripe-webhook"),
     path("payments/<str:payment_id>/refund", api.RefundView.as_view(), name="payment-refund"),
     path(
         "payments/<str:payment_id>/refunds",

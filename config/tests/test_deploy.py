@@ -29,6 +29,9 @@ _OURS = {
     "RAZORPAY_KEY_ID",
     "RAZORPAY_KEY_SECRET",
     "RAZORPAY_WEBHOOK_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
     "DATABASE_URL",
     "REDIS_URL",
     "DJANGO_SETTINGS_MODULE",
@@ -77,6 +80,36 @@ def test_a_complete_production_environment_passes_the_deploy_checks_without_a_wa
     assert "no issues" in result.stdout
 
 
+def stripe(**changes: str | None) -> dict[str, str]:
+    """A complete production environment on Stripe (no Razorpay keys at all)."""
+    return production(
+        PAYMENT_GATEWAY="stripe",
+        RAZORPAY_KEY_ID=None,
+        RAZORPAY_KEY_SECRET=None,
+        RAZORPAY_WEBHOOK_SECRET=None,
+        STRIPE_SECRET_KEY="sk_live_" + secrets.token_hex(12),
+        STRIPE_PUBLISHABLE_KEY="pk_live_" + secrets.token_hex(12),
+        STRIPE_WEBHOOK_SECRET="whsec_" + secrets.token_hex(16),
+    ) | {name: value for name, value in changes.items() if value is not None}
+
+
+def test_stripe_with_its_three_secrets_passes_without_razorpays():
+    result = check(stripe())
+    assert result.returncode == 0, result.stderr
+
+
+def test_stripe_names_each_secret_it_misses():
+    env = stripe()
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+        env.pop(name)
+    result = check(env)
+    assert result.returncode != 0
+    assert (
+        "PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY, "
+        "STRIPE_WEBHOOK_SECRET" in result.stderr
+    )
+
+
 def test_an_unset_jwt_signing_key_is_recommended_not_required():
     result = check(production(JWT_SIGNING_KEY=None))
     assert result.returncode == 0, result.stderr
@@ -114,7 +147,10 @@ def test_an_offline_demo_may_run_when_it_says_so_with_its_own_secrets():
             | {"RAZORPAY_KEY_SECRET": "local-key-secret"},
             "RAZORPAY_KEY_SECRET is the public development value",
         ),
-        ({"PAYMENT_GATEWAY": "paypal"}, "PAYMENT_GATEWAY='paypal': use local or razorpay"),
+        (
+            {"PAYMENT_GATEWAY": "paypal"},
+            "PAYMENT_GATEWAY='paypal': use local or razorpay or stripe",
+        ),
         ({"SECRET_KEY": None}, "SECRET_KEY must be set when DEBUG is off"),
         ({"SECRET_KEY": "x" * 20 + "abcdefgh"}, "SECRET_KEY is 28 characters"),
         ({"SECRET_KEY": "ab" * 40}, "SECRET_KEY is 80 characters"),  # 2 distinct characters
