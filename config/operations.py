@@ -125,10 +125,12 @@ def operators_view(*, now: datetime | None = None) -> list[Tile]:
     start = timezone.make_aware(datetime.combine(local_day, time.min))
     today = LedgerEntry.objects.filter(
         transaction__created_at__gte=start,
-        kind__in=[EntryKind.CONSULTATION_CHARGE, EntryKind.COMMISSION],
+        kind__in=[EntryKind.CONSULTATION_CHARGE, EntryKind.COMMISSION, EntryKind.GATEWAY_FEE],
     ).aggregate(
         charges=Sum("amount", filter=Q(kind=EntryKind.CONSULTATION_CHARGE)),
         commission=Sum("amount", filter=Q(kind=EntryKind.COMMISSION)),
+        # Only the gateway fees account has `gateway_fee` legs (wallets/fees.py): negative.
+        fees=Sum("amount", filter=Q(kind=EntryKind.GATEWAY_FEE)),
     )
     day = {
         "created_at__year": local_day.year,
@@ -149,6 +151,23 @@ def operators_view(*, now: datetime | None = None) -> list[Tile]:
             "Commission today",
             _rupees(today["commission"] or 0),
             _changelist("wallets.ledgerentry", kind__exact=EntryKind.COMMISSION),
+        )
+    )
+    # The gateways' fees are the platform's expense: revenue is shown net of them.
+    fees_today = -(today["fees"] or 0)
+    tiles.append(
+        Tile(
+            "Gateway fees today",
+            _rupees(fees_today),
+            _changelist("wallets.ledgerentry", kind__exact=EntryKind.GATEWAY_FEE),
+        )
+    )
+    tiles.append(
+        Tile(
+            "Revenue net of fees today",
+            _rupees((today["commission"] or 0) - fees_today),
+            _changelist("wallets.ledgertransaction", **day),
+            note="commission less gateway fees",
         )
     )
     pending = ConsultantProfile.objects.filter(is_verified=False).count()

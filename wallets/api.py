@@ -157,8 +157,14 @@ class PaymentSerializer(serializers.ModelSerializer):
             "amount_refunded",
             "currency",
             "status",
+            "fee",
+            "tax",
             "created_at",
         ]
+        extra_kwargs = {
+            "fee": {"help_text": "Paise the gateway kept, tax included; null until known."},
+            "tax": {"help_text": "The part of `fee` that is tax, paise; null until known."},
+        }
 
 
 class PaymentRefundSerializer(serializers.ModelSerializer):

@@ -66,6 +66,15 @@ def payment_signature(order_id: str, payment_id: str, secret: str | None = None)
     return hmac_hex(key, f"{order_id}|{payment_id}".encode())
 
 
+def fees_of(entity: dict) -> tuple[int, int] | None:
+    """Razorpay's payment entity's `fee` (tax included) and `tax`."""
+    fee, tax = entity.get("fee"), entity.get("tax")
+    if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
+        return None
+    tax = tax if isinstance(tax, int) and not isinstance(tax, bool) and 0 <= tax <= fee else 0
+    return fee, tax
+
+
 def _equal(expected: str, given: Any) -> bool:
     if not isinstance(given, str) or not given:
         return False
@@ -87,6 +96,11 @@ class PaymentGateway:
 
     def fetch_order_payments(self, order_id: str) -> list[dict]:
         raise NotImplementedError
+
+    def fetch_fees(self, payment_id: str) -> tuple[int, int] | None:
+        """`(fee, tax)` in paise that the gateway keeps of a captured payment (`fee` includes
+        `tax`), or None while the gateway does not know them yet."""
+        return fees_of(self.fetch_payment(payment_id))
 
     def refund(self, *, payment_id: str, amount: int, receipt: str, notes: dict) -> GatewayRefund:
         raise NotImplementedError
@@ -183,13 +197,17 @@ class LocalGateway(PaymentGateway):
         payment_id = f"pay_{secrets.token_hex(7)}"
         with cls._lock:
             order = cls._orders.get(order_id, {})
+            paid = amount if amount is not None else order.get("amount", 0)
+            fee, tax = local_fee(paid)
             cls._payments[payment_id] = {
                 "id": payment_id,
                 "entity": "payment",
                 "order_id": order_id,
-                "amount": amount if amount is not None else order.get("amount", 0),
+                "amount": paid,
                 "currency": order.get("currency", "INR"),
                 "status": status,
+                "fee": fee,
+                "tax": tax,
             }
         return payment_id, payment_signature(order_id, payment_id)
 
@@ -214,6 +232,14 @@ class LocalGateway(PaymentGateway):
     def fetch_refunds(self, payment_id: str) -> list[GatewayRefund]:
         with self._lock:
             return list(self._refunds.get(payment_id, []))
+
+
+def local_fee(amount: int) -> tuple[int, int]:
+    """The offline gateway's charges, shaped like Razorpay's standard plan so that the demo's
+    books show fees: 2% of the payment (rounded down) plus 18% GST on it; `(fee, tax)`."""
+    base = amount * 2 // 100
+    tax = base * 18 // 100
+    return base + tax, tax
 
 
 def get_gateway() -> PaymentGateway:

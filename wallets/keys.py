@@ -34,6 +34,7 @@ KINDS = {
     "booking-hold": "the hold on a split booking's wallet part until its gateway part is paid",
     "booking-settlement": "a booking's kept part, to its consultant and the platform",
     "booking-refund": "a booking's refund, back to its client",
+    "gateway-fee": "the platform's expense of a captured payment's gateway fee and tax",
     "adjustment": "an operator's (or a test's, or the load generator's) adjustment",
 }
 
@@ -117,6 +118,10 @@ def booking_settlement(booking_id: Any) -> str:
 
 def booking_refund(booking_id: Any) -> str:
     return _key("booking-refund", booking_id)
+
+
+def gateway_fee(payment_id: Any) -> str:
+    return _key("gateway-fee", payment_id)
 
 
 def adjustment(*parts: Any) -> str:

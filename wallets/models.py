@@ -40,6 +40,8 @@ class AccountKind(models.TextChoices):
     PLATFORM_ADJUSTMENTS = "platform_adjustments", "Platform adjustments"
     # Bookings paid and not yet settled or refunded (the bookings app's escrow).
     BOOKINGS_HELD = "bookings_held", "Bookings held"
+    # The platform's expense: what the gateways keep of each captured payment (fee and tax).
+    GATEWAY_FEES = "gateway_fees", "Gateway fees"
 
 
 SYSTEM_ACCOUNT_KINDS = [k.value for k in AccountKind if k != AccountKind.USER_WALLET]
@@ -61,6 +63,7 @@ class EntryKind(models.TextChoices):
     COMMISSION = "commission", _("Commission")
     CLEARING = "clearing", _("Gateway clearing")
     PAYOUT_CLEARING = "payout_clearing", _("Payout clearing")
+    GATEWAY_FEE = "gateway_fee", _("Gateway fee")
 
 
 USER_ENTRY_KINDS = [
@@ -260,6 +263,12 @@ class Payment(models.Model):
     gateway_payment_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     amount = models.BigIntegerField()  # paise
     amount_refunded = models.BigIntegerField(default=0)  # paise, refunds written (pending too)
+    # The gateway's charges for this payment as it reports them (null until known): `fee` is
+    # the whole charge, tax included, `tax` the part of it that is tax (Razorpay's payment
+    # entity and Stripe's balance transaction both report them so). Posted once as a platform
+    # expense (wallets/fees.py).
+    fee = models.BigIntegerField(null=True, blank=True)
+    tax = models.BigIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="INR")
     status = models.CharField(
         max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED
@@ -271,6 +280,11 @@ class Payment(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(fee__isnull=True, tax__isnull=True)
+                | Q(fee__gte=0, tax__gte=0, tax__lte=F("fee")),
+                name="payment_fee_includes_tax",
+            ),
             models.CheckConstraint(
                 condition=Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount")),
                 name="payment_refunds_within_amount",

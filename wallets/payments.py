@@ -32,12 +32,14 @@ from wallets.errors import (
     PaymentNotCaptured,
     RefundExceedsPayment,
 )
+from wallets.fees import collect_missing_fees, record_fee
 from wallets.freezes import check_not_frozen
 from wallets.gateway import (
     GatewayDeclined,
     GatewayError,
     GatewayRefund,
     GatewayTimeout,
+    fees_of,
     get_gateway,
 )
 from wallets.models import (
@@ -379,6 +381,7 @@ def _act_on_event(name: str, event: dict) -> str:
             logger.error("order %s: captured amount differs from the order's", order_id)
             return "amount_mismatch"
         capture = capture_payment(payment=payment, gateway_payment_id=gateway_payment_id)
+        _record_reported_fee(capture.payment, entity)
         if not capture.credited:
             return "already_credited"
         return "credited" if capture.payment.id == payment.id else "credited_second_payment"
@@ -399,6 +402,14 @@ def _act_on_event(name: str, event: dict) -> str:
             return "refund_processed" if moved else "ignored"
         return "refund_failed" if _fail_refund(refund) else "ignored"
     return "ignored"
+
+
+def _record_reported_fee(payment: Payment, entity: dict) -> None:
+    """Razorpay's captured payment entity carries its `fee` (tax included) and `tax`: posted as
+    the platform's expense in the webhook's transaction (once; wallets/fees.py)."""
+    found = fees_of(entity)
+    if found is not None:
+        record_fee(payment_id=payment.id, fee=found[0], tax=found[1])
 
 
 # --- Refunds ----------------------------------------------------------------------------------
@@ -722,6 +733,9 @@ def reconcile_payments(
             counts["checked"] += 1
             counts["credited"] += _reconcile_one(gateway, payment, counts, out)
         after = (rows[-1].created_at, rows[-1].id)
+    # Fees still unknown (payments verified before any webhook; Stripe's balance transaction
+    # made late): asked of the gateway and posted once (wallets/fees.py).
+    counts["fees_recorded"] = collect_missing_fees()
     return counts
 
 

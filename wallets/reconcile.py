@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from wallets import keys
+from wallets.fees import fees_total
 from wallets.models import (
     CREDITED_PAYMENT_STATUSES,
     Account,
@@ -39,6 +40,8 @@ CHUNK = 1000
 class Report:
     checked: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    # The platform's figures, paise: revenue (commissions), gateway fees, revenue net of fees.
+    figures: dict[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -204,15 +207,37 @@ def _check_ledger(progress: Callable[[str], None] | None, chunk: int) -> Report:
             f"refunded amounts disagree: payments {refunded}, refunds {refund_rows}, "
             f"wallet debits {refund_debits}"
         )
-    clearing = Account.objects.filter(kind=AccountKind.GATEWAY_CLEARING, user__isnull=True).first()
-    if clearing is not None and clearing.balance != -(captured - refunded):
+    # 8. Gateway fees: each payment's known fee posted once, as the platform's expense; what the
+    # gateway owes (clearing) is the captured money less refunds and fees.
+    fees = _sum(Payment.objects.filter(fee__isnull=False), "fee")
+    expense = fees_total()
+    fee_postings = LedgerTransaction.objects.filter(kind=EntryKind.GATEWAY_FEE).count()
+    with_fee = Payment.objects.filter(fee__gt=0).count()
+    if not fees == expense or fee_postings != with_fee:
         report.violations.append(
-            f"gateway clearing {clearing.balance} != -(captured {captured} - refunded {refunded})"
+            f"gateway fees disagree: payments {fees}, expense {expense}; "
+            f"{fee_postings} fee postings for {with_fee} payments with a fee"
+        )
+    fee_account = Account.objects.filter(kind=AccountKind.GATEWAY_FEES, user__isnull=True).first()
+    if fee_account is not None and fee_account.balance != -expense:
+        report.violations.append(f"gateway fees account {fee_account.balance} != -{expense}")
+    clearing = Account.objects.filter(kind=AccountKind.GATEWAY_CLEARING, user__isnull=True).first()
+    if clearing is not None and clearing.balance != -(captured - refunded - fees):
+        report.violations.append(
+            f"gateway clearing {clearing.balance} != -(captured {captured} - refunded "
+            f"{refunded} - fees {fees})"
         )
     report.checked.append("captured payments equal recharges; refunds equal refund debits")
 
     for check in list(_extra_checks.values()):
         check(report)
+    report.checked.append("gateway fees posted once each; clearing = captured - refunds - fees")
+    commissions = _sum(LedgerEntry.objects.filter(kind=EntryKind.COMMISSION))
+    report.figures = {
+        "revenue": commissions,
+        "gateway_fees": expense,
+        "net_revenue": commissions - expense,
+    }
     return report
 
 

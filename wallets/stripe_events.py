@@ -1,7 +1,8 @@
 """Stripe's webhook (`POST /api/v1/payments/stripe/webhook`), acting like Razorpay's.
 
 - `payment_intent.succeeded`: credits the payment once (`capture_payment`), whoever comes
-  first of verify, this event and reconciliation;
+  first of verify, this event and reconciliation; then asks Stripe for the charge's fee
+  (`fees.collect_fee`);
 - `payment_intent.payment_failed`: a `created` payment becomes `failed` (a later success still
   credits);
 - `charge.refunded`: our pending refunds of that charge that Stripe made become `processed`;
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from config import metrics
 from config.errors import Invalid
-from wallets import payments
+from wallets import fees, payments
 from wallets.errors import InvalidSignature
 from wallets.gateway import GatewayError, GatewayRefund
 from wallets.models import (
@@ -69,6 +70,10 @@ def handle_stripe_webhook(*, body: bytes, signature: str) -> str:
     if failed_refund is not None:
         # fail_refund is its own durable transaction (a compare-and-set: once, whoever calls).
         payments.fail_refund(refund=failed_refund)
+    if outcome == "credited":
+        # The fee is on the charge's balance transaction: asked of Stripe now that the credit
+        # has committed; if Stripe has not made it yet, reconciliation asks again.
+        fees.collect_fee(payment=Payment.objects.get(gateway_order_id=_id_of(obj.get("id"))))
     logger.info("stripe webhook %s %s: %s", event["id"], name, outcome)
     return outcome
 

@@ -129,6 +129,28 @@ class StripeGateway(PaymentGateway):
     def fetch_payment(self, payment_id: str) -> dict:
         return self._call(self.client.v1.charges.retrieve, payment_id)
 
+    def fetch_fees(self, payment_id: str) -> tuple[int, int] | None:
+        """The charge's balance transaction: `fee` (Stripe's whole fee, tax included) and the
+        `tax` entries of its `fee_details`. None until Stripe has made the balance transaction
+        (or for a payment that is not a charge)."""
+        if not payment_id.startswith("ch_") and not payment_id.startswith("py_"):
+            return None
+        charge = self._call(
+            self.client.v1.charges.retrieve,
+            payment_id,
+            params={"expand": ["balance_transaction"]},
+        )
+        balance = charge.get("balance_transaction")
+        if not isinstance(balance, dict) or not isinstance(balance.get("fee"), int):
+            return None
+        tax = sum(
+            int(part.get("amount") or 0)
+            for part in balance.get("fee_details") or []
+            if part.get("type") == "tax"
+        )
+        fee = int(balance["fee"])
+        return (fee, tax) if 0 <= tax <= fee else None
+
     def refund(self, *, payment_id: str, amount: int, receipt: str, notes: dict) -> GatewayRefund:
         """Refunds `amount` paise of the charge `payment_id`, keyed by our refund's id: a retry
         (ours or the client's) can never make a second refund at Stripe."""

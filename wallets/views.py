@@ -105,6 +105,9 @@ def wallet(request: HttpRequest) -> HttpResponse:
             "razorpay": request.session.pop("razorpay_order", None)
             if request.method == "GET"
             else None,
+            "stripe": request.session.pop("stripe_payment", None)
+            if request.method == "GET"
+            else None,
         },
         status=status,
     )
@@ -132,6 +135,18 @@ def _to_checkout(request: HttpRequest, payment: Payment) -> HttpResponse:
     if settings.PAYMENT_GATEWAY == "local":
         url = reverse("web:checkout", args=[payment.id])
         return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
+    if payment.gateway == "stripe":
+        # Stripe: the wallet page mounts Stripe.js's Payment Element for this PaymentIntent once
+        # (static/js/stripe-checkout.js); the client secret lives only in the server's session.
+        fields = payments.checkout_fields(payment)
+        request.session["stripe_payment"] = {
+            "payment_id": str(payment.id),
+            "client_secret": fields["client_secret"],
+            "publishable_key": fields["publishable_key"],
+            "amount": payment.amount,
+            "next": next_url,
+        }
+        return redirect("web:wallet")
     # Razorpay: the wallet page opens Checkout once for this order (static/js/recharge.js).
     request.session["razorpay_order"] = {
         "key": settings.RAZORPAY_KEY_ID,
@@ -160,8 +175,11 @@ def _rupees(paise: int) -> str:
 @role_required("client")
 @require_POST
 def verify(request: HttpRequest) -> HttpResponse:
-    """Razorpay Checkout's handler posts here: the same verify service as the API."""
+    """Razorpay Checkout's handler posts here (order, payment, signature), or Stripe.js's page
+    (only `payment_id`: the platform asks the gateway): the same verify services as the API."""
     request.session.pop("razorpay_order", None)
+    if "razorpay_signature" not in request.POST and request.POST.get("payment_id"):
+        return _confirm(request, request.POST["payment_id"][:64])
     try:
         payment, _entry = payments.verify_recharge(
             user=request.user,
@@ -177,6 +195,23 @@ def verify(request: HttpRequest) -> HttpResponse:
                 "credited within minutes or refunded by the gateway."
             ),
         )
+        return redirect("web:wallet")
+    return _credited(request, payment)
+
+
+@role_required("client")
+@require_http_methods(["GET"])
+def gateway_return(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """Where Stripe sends the browser back after a payment that needed a redirect (a bank's
+    page, a UPI app): asks Stripe about the payment, as verify does, and credits it once."""
+    return _confirm(request, str(payment_id))
+
+
+def _confirm(request: HttpRequest, payment_id: str) -> HttpResponse:
+    try:
+        payment, _entry = payments.confirm_recharge(user=request.user, payment_id=payment_id)
+    except ApiError as error:
+        messages.error(request, message_for(error))
         return redirect("web:wallet")
     return _credited(request, payment)
 

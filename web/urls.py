@@ -60,6 +60,7 @@ urlpatterns = [
     # Wallet
     path("wallet/", wallets.wallet, name="wallet"),
     path("wallet/verify/", wallets.verify, name="wallet-verify"),
+    path("wallet/return/<uuid:payment_id>/", wallets.gateway_return, name="wallet-return"),
     path("wallet/checkout/<uuid:payment_id>/", wallets.checkout, name="checkout"),
     # Consultants' own pages
     path("dashboard/", views.dashboard, name="dashboard"),

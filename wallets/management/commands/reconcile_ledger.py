@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Checks the ledger: balanced transactions, balances equal entries, no negative wallet, "
         "held equals open holds, platform revenue equals commissions, captured payments equal "
-        "recharges. Prints every violation and exits non-zero on any."
+        "recharges, gateway fees posted once each. Prints the platform's revenue net of fees "
+        "and every violation; exits non-zero on any."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +25,11 @@ class Command(BaseCommand):
             done(len(report.violations))
         for name in report.checked:
             self.stdout.write(f"checked: {name}")
+        if report.figures:
+            self.stdout.write(
+                "platform revenue {revenue} paise, gateway fees {gateway_fees} paise, "
+                "revenue net of fees {net_revenue} paise".format(**report.figures)
+            )
         for violation in report.violations:
             self.stderr.write(f"VIOLATION: {violation}")
         if not report.clean:
