@@ -150,6 +150,8 @@ def checkout_fields(payment: Payment) -> dict:
         fields["gateway_order_id"] = payment.gateway_order_id
         fields["key_id"] = settings.RAZORPAY_KEY_ID
     fields.update(amount=payment.amount, currency=payment.currency, status=payment.status)
+    if settings.PAYMENT_GATEWAY == "local":
+        fields["offline"] = True  # pages pay it with the offline checkout (not in the API)
     return fields
 
 

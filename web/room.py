@@ -591,19 +591,14 @@ def recharge(request: HttpRequest, room: Room) -> JsonResponse:
         fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
         return _error(400, "invalid", _("Check the amount."), fields=fields)
     payment = payments.create_recharge(user=request.user, amount=form.paise())
-    answer = {
-        "payment_id": str(payment.id),
-        "gateway": settings.PAYMENT_GATEWAY,
-        "gateway_order_id": payment.gateway_order_id,
-        "amount": payment.amount,
-        "currency": payment.currency,
-    }
-    if settings.PAYMENT_GATEWAY == "local":
+    # What the running gateway's checkout needs (Razorpay's order and key, Stripe's client
+    # secret and publishable key); the wallets app alone tells the gateways apart.
+    answer = {**payments.checkout_fields(payment), "payment_id": str(payment.id)}
+    if answer.pop("offline", False):
         answer["pay_url"] = reverse(
             "web:room-recharge-pay", args=[room.consultation.id, payment.id]
         )
-    else:
-        answer.update(key_id=settings.RAZORPAY_KEY_ID, name=room.user.name, email=room.user.email)
+    answer.update(name=room.user.name, email=room.user.email)
     return JsonResponse(answer, status=201)
 
 
@@ -632,9 +627,15 @@ def recharge_pay(request: HttpRequest, room: Room, payment_id: uuid.UUID) -> Jso
 @require_POST
 @participant_json
 def recharge_verify(request: HttpRequest, room: Room) -> JsonResponse:
-    """Razorpay Checkout's handler answer, checked by the verify service (credited once)."""
+    """Razorpay Checkout's handler answer, checked by the verify service (credited once); or,
+    after Stripe.js confirmed the payment, only its `payment_id`: the platform asks Stripe."""
     if not room.is_client:
         return _error(404, "not_found", _("Not found."))
+    if "razorpay_signature" not in request.POST and request.POST.get("payment_id"):
+        payment, _entry = payments.confirm_recharge(
+            user=request.user, payment_id=request.POST["payment_id"][:64]
+        )
+        return _recharged(room, payment)
     payment, _entry = payments.verify_recharge(
         user=request.user,
         razorpay_order_id=request.POST.get("razorpay_order_id", "")[:64],

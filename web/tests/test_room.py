@@ -358,7 +358,7 @@ def test_a_recharge_in_the_room_credits_once_and_the_time_left_grows_at_once(cli
     order = client.post(room_url(consultation, "recharge/"), {"amount": "300"})
     assert order.status_code == 201
     order = order.json()
-    assert order["gateway"] == "local" and order["amount"] == 30_000
+    assert order["pay_url"] and order["amount"] == 30_000
     paid = client.post(order["pay_url"])
     assert paid.status_code == 200
     paid = paid.json()

@@ -7,6 +7,7 @@
 import { clock, formatRupees } from "../money.js";
 
 const RAZORPAY_CHECKOUT = "https://checkout.razorpay.com/v1/checkout.js";
+const STRIPE_JS = "https://js.stripe.com/v3/";
 
 export class Recharge {
   constructor(root, { config, t, http, announce, onCredited }) {
@@ -20,6 +21,7 @@ export class Recharge {
     this.amount = this.form.elements.amount;
     this.error = this.dialog.querySelector("[data-recharge-error]");
     this.pay = this.dialog.querySelector("[data-recharge-pay]");
+    this.stripeBox = this.dialog.querySelector("[data-recharge-stripe]");
     this.payLabel = this.pay.textContent;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -28,6 +30,10 @@ export class Recharge {
     this.dialog
       .querySelector("[data-recharge-close]")
       .addEventListener("click", () => this.dialog.close());
+    // Closed before paying: the next Pay starts again (Stripe's unconfirmed intent just lapses).
+    this.dialog.addEventListener("close", () => {
+      if (this.stripeIntent && !this.busy) this.resetStripe();
+    });
   }
 
   open() {
@@ -53,14 +59,20 @@ export class Recharge {
     this.pay.disabled = true;
     this.pay.textContent = this.t("paying");
     try {
-      const order = await this.http.post(this.config.urls.recharge, { amount: this.amount.value });
       let result;
-      if (order.gateway === "local") {
-        result = await this.http.post(order.pay_url);
+      if (this.stripeIntent) {
+        result = await this.confirmStripe();
         this.dialog.close();
+        this.resetStripe();
       } else {
-        this.dialog.close(); // Razorpay's own window goes on top of the page, not of a dialog
-        result = await this.razorpay(order);
+        const order = await this.http.post(this.config.urls.recharge, {
+          amount: this.amount.value,
+        });
+        if (order.gateway === "stripe") {
+          await this.mountStripe(order); // the card or UPI fields, then Pay again confirms
+          return;
+        }
+        result = await this.payOrder(order);
       }
       this.onCredited(result);
       const left = result.meter.remaining_seconds;
@@ -79,8 +91,48 @@ export class Recharge {
     }
   }
 
+  async payOrder(order) {
+    if (order.pay_url) {
+      const result = await this.http.post(order.pay_url);
+      this.dialog.close();
+      return result;
+    }
+    this.dialog.close(); // Razorpay's own window goes on top of the page, not of a dialog
+    return this.razorpay(order);
+  }
+
+  async mountStripe(order) {
+    await loadScript(STRIPE_JS, () => window.Stripe);
+    const stripe = window.Stripe(order.publishable_key);
+    const elements = stripe.elements({ clientSecret: order.client_secret });
+    this.stripeBox.hidden = false;
+    elements.create("payment").mount(this.stripeBox);
+    this.amount.readOnly = true;
+    this.stripeIntent = { stripe, elements, order };
+  }
+
+  async confirmStripe() {
+    const { stripe, elements, order } = this.stripeIntent;
+    const answer = await stripe.confirmPayment({
+      elements,
+      redirect: "if_required",
+      confirmParams: {
+        return_url: new URL(`/wallet/return/${order.payment_id}/`, window.location.href).href,
+      },
+    });
+    if (answer.error) throw { detail: answer.error.message };
+    return this.http.post(this.config.urls.verify, { payment_id: order.payment_id });
+  }
+
+  resetStripe() {
+    this.stripeIntent = null;
+    this.stripeBox.hidden = true;
+    this.stripeBox.replaceChildren();
+    this.amount.readOnly = false;
+  }
+
   async razorpay(order) {
-    await loadScript(RAZORPAY_CHECKOUT);
+    await loadScript(RAZORPAY_CHECKOUT, () => window.Razorpay);
     return new Promise((resolve, reject) => {
       const checkout = new window.Razorpay({
         key: order.key_id,
@@ -97,20 +149,20 @@ export class Recharge {
   }
 }
 
-let loading = null;
-function loadScript(src) {
-  if (window.Razorpay) return Promise.resolve();
-  loading =
-    loading ||
+const loading = {};
+function loadScript(src, loaded) {
+  if (loaded()) return Promise.resolve();
+  loading[src] =
+    loading[src] ||
     new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = src;
       script.onload = resolve;
       script.onerror = () => {
-        loading = null;
+        delete loading[src];
         reject({ code: "gateway_unavailable", detail: "" });
       };
       document.head.append(script);
     });
-  return loading;
+  return loading[src];
 }
