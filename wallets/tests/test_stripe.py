@@ -1,5 +1,6 @@
 """PAYMENT_GATEWAY=stripe: the real `stripe` client, its HTTP faked at the network edge."""
 
+import json
 import random
 import re
 import time
@@ -382,3 +383,83 @@ def test_the_return_page_of_someone_elses_payment_credits_nothing(stripe_api, cl
     client.get(f"/wallet/return/{theirs.id}/")
     assert wallet_for(user=owner).balance == 0
     assert not [c for c in stripe_api.calls if c.request.method == "GET"]
+
+
+# --- Refunds through Stripe ----------------------------------------------------------------------
+
+
+def paid_by_stripe(stripe_api, api, user, amount=50_000):
+    payment_id = open_recharge(stripe_api, api, user, amount).json()["payment_id"]
+    succeed(stripe_api, amount=amount)
+    verify(api, payment_id)
+    return Payment.objects.get(id=payment_id)
+
+
+def test_an_admin_refund_goes_back_through_stripe_once(stripe_api, api, db):
+    from accounts.tests.factories import AdminFactory
+    from wallets.models import Refund
+    from wallets.tests.stripe_fakes import refund_object
+
+    user = ClientFactory()
+    payment = paid_by_stripe(stripe_api, api, user)
+
+    def answer(request):
+        sent = form(request)
+        made = refund_object(
+            "re_1",
+            charge=sent["charge"],
+            amount=int(sent["amount"]),
+            ours=sent["metadata[refund_id]"],
+        )
+        return 200, {}, json.dumps(made)
+
+    stripe_api.add_callback(responses.POST, f"{API}/refunds", callback=answer)
+    api.force_authenticate(AdminFactory())
+    response = api.post(
+        f"/api/v1/payments/{payment.id}/refund",
+        {"amount": 20_000, "reason": "asked"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="refund-1",
+    )
+    assert response.status_code == 201
+    refund = Refund.objects.get()
+    sent = [c.request for c in stripe_api.calls if c.request.url == f"{API}/refunds"]
+    assert len(sent) == 1
+    assert sent[0].headers["Idempotency-Key"] == f"refund-{refund.id}"
+    assert form(sent[0])["charge"] == "ch_1" and form(sent[0])["amount"] == "20000"
+    again = api.post(
+        f"/api/v1/payments/{payment.id}/refund",
+        {"amount": 20_000, "reason": "asked"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="refund-1",
+    )
+    assert again.json() == response.json()
+    assert len([c for c in stripe_api.calls if c.request.url == f"{API}/refunds"]) == 1
+    assert wallet_for(user=user).balance == 30_000
+
+
+def test_charge_refunded_and_refund_failed_events_settle_a_pending_refund(stripe_api, api, db):
+    from wallets.models import Refund
+    from wallets.tests.stripe_fakes import refund_object
+
+    user = ClientFactory()
+    payment = paid_by_stripe(stripe_api, api, user)
+    stripe_api.post(f"{API}/refunds", body=requests.Timeout("no answer"))
+    first = payments.refund_payment(payment_id=payment.id, amount=10_000)
+    second = payments.refund_payment(payment_id=payment.id, amount=5_000)
+    assert {first.status, second.status} == {"pending"}
+    assert wallet_for(user=user).balance == 35_000
+    done = refund_object("re_a", charge="ch_1", amount=10_000, ours=first.id)
+    charge = {"id": "ch_1", "object": "charge", "refunds": {"data": [done]}}
+    assert post_event(api, event("evt_r1", "charge.refunded", charge)).json() == {
+        "status": "refund_processed"
+    }
+    failed = refund_object("re_b", charge="ch_1", amount=5_000, ours=second.id, status="failed")
+    for event_id in ("evt_r2", "evt_r3"):  # delivered twice, under two ids
+        post_event(api, event(event_id, "refund.failed", failed))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("processed", "failed")
+    assert wallet_for(user=user).balance == 40_000  # the failed refund came back once
+    assert check_ledger().clean
+    assert Refund.objects.count() == 2
