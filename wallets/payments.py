@@ -32,7 +32,7 @@ from wallets.errors import (
     PaymentNotCaptured,
     RefundExceedsPayment,
 )
-from wallets.fees import collect_missing_fees, record_fee
+from wallets.fees import record_fee
 from wallets.freezes import check_not_frozen
 from wallets.gateway import (
     GatewayDeclined,
@@ -735,9 +735,6 @@ def reconcile_payments(
             counts["checked"] += 1
             counts["credited"] += _reconcile_one(gateway, payment, counts, out)
         after = (rows[-1].created_at, rows[-1].id)
-    # Fees still unknown (payments verified before any webhook; Stripe's balance transaction
-    # made late): asked of the gateway and posted once (wallets/fees.py).
-    counts["fees_recorded"] = collect_missing_fees()
     return counts
 
 

@@ -95,11 +95,10 @@ def test_a_zero_fee_is_known_and_posts_nothing():
 def test_reconciliation_asks_the_gateway_for_fees_still_unknown():
     payment = paid_payment(ClientFactory(), 80_000)  # verified: no webhook, so no fee yet
     assert payment.fee is None
-    counts = payments.reconcile_payments()
-    assert counts["fees_recorded"] == 1
+    assert fees.collect_missing_fees() == 1
     payment.refresh_from_db()
     assert (payment.fee, payment.tax) == local_fee(80_000) == (1888, 288)
-    assert payments.reconcile_payments()["fees_recorded"] == 0
+    assert fees.collect_missing_fees() == 0
     assert check_ledger().clean
 
 
@@ -187,9 +186,9 @@ def test_a_fee_stripe_does_not_know_yet_is_left_to_reconciliation(stripe_api, ap
     )
     payment = payments.create_recharge(user=ClientFactory(), amount=50_000)
     payments.confirm_recharge(user=payment.user, payment_id=payment.id)
-    assert payments.reconcile_payments()["fees_recorded"] == 0
+    assert fees.collect_missing_fees() == 0
     stripe_api.upsert(responses.GET, f"{STRIPE_API}/charges/ch_1", json=charge_with_fee())
-    assert payments.reconcile_payments()["fees_recorded"] == 1
+    assert fees.collect_missing_fees() == 1
     payment.refresh_from_db()
     assert (payment.fee, payment.tax) == (1475, 225)
 
