@@ -36,7 +36,6 @@ from wallets.models import (
     RefundStatus,
     WebhookEvent,
 )
-from wallets.stripe_gateway import StripeGateway, verify_stripe_signature
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +43,9 @@ logger = logging.getLogger(__name__)
 def handle_stripe_webhook(*, body: bytes, signature: str) -> str:
     """Checks `Stripe-Signature`, stores the event once by its id and acts on it. Returns what
     happened. Raises `InvalidSignature` (400); a body that is not an event raises 400 `invalid`."""
+    # Stripe's client is imported only when Stripe's webhook is called (PAYMENT_GATEWAY=stripe).
+    from wallets.stripe_gateway import verify_stripe_signature
+
     if not verify_stripe_signature(body=body, header=signature):
         raise InvalidSignature()
     try:
@@ -94,6 +96,8 @@ def _id_of(value: Any) -> str | None:
 def _charge_refunds(charge: dict) -> list[GatewayRefund]:
     """The charge's refunds: in the event when Stripe sent them, else asked of Stripe (before
     the transaction). An unanswered question leaves them to reconciliation."""
+    from wallets.stripe_gateway import StripeGateway
+
     listed = charge.get("refunds")
     if isinstance(listed, dict) and isinstance(listed.get("data"), list):
         return [StripeGateway._refund(r) for r in listed["data"] if isinstance(r, dict)]
