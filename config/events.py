@@ -61,11 +61,74 @@ SEND_MANY_CONCURRENCY = 64
 GROUP_LOOKUP_CHUNK = 1000
 
 
+# --- channels-redis internals -------------------------------------------------------------------
+#
+# Two fast paths below read channels-redis internals (it has no public API for "which of these
+# groups have members" or "publish many frames in one round trip"). Each internal is reached
+# through ONE function here, which answers None when this version of the library lacks it; the
+# caller then falls back to plain `group_send` (slower, same frames) and it is logged once.
+# `config/tests/test_events.py` fails loudly when channels-redis is not the version these were
+# read against (CHECKED_CHANNELS_REDIS) or any internal is gone: re-read them, then bump it.
+
+CHECKED_CHANNELS_REDIS = "4.3.0"
+_lost: set[str] = set()
+
+
+def _internal_lost(name: str, exc: BaseException) -> None:
+    if name not in _lost:
+        _lost.add(name)
+        logger.warning("channels-redis internal %s unavailable (%r): plain group_send", name, exc)
+
+
+def redis_group_key(layer, group: str) -> str | None:
+    """The Redis key of a group's member set in channels-redis' core layer
+    (`RedisChannelLayer._group_key`), or None."""
+    try:
+        return layer._group_key(group)
+    except (AttributeError, TypeError) as exc:
+        _internal_lost("RedisChannelLayer._group_key", exc)
+        return None
+
+
+def pubsub_shard_publisher(layer):
+    """For channels-redis' pub/sub layer: a function `(group) -> (shard, channel)` naming the
+    shard connection and the Redis channel a group's frames are published on (the loop layer's
+    `_get_group_channel_name` and `_get_shard`), or None."""
+    try:
+        loop_layer = layer._get_layer()
+        channel_of, shard_of = loop_layer._get_group_channel_name, loop_layer._get_shard
+    except (AttributeError, TypeError) as exc:
+        _internal_lost("RedisPubSubLoopLayer._get_group_channel_name/_get_shard", exc)
+        return None
+
+    def locate(group: str):
+        channel = channel_of(group)
+        return shard_of(channel), channel
+
+    return locate
+
+
+def shard_pipeline(shard):
+    """`(lock, make_pipeline)` of a pub/sub shard connection: its own lock (its `publish` takes
+    it) and its Redis client's pipeline after `_ensure_redis()`, or None."""
+    try:
+        lock, ensure = shard._lock, shard._ensure_redis
+    except AttributeError as exc:
+        _internal_lost("RedisSingleShardConnection._lock/_ensure_redis/_redis", exc)
+        return None
+
+    def make_pipeline():
+        ensure()
+        return shard._redis.pipeline(transaction=False)
+
+    return lock, make_pipeline
+
+
 async def _members_known(layer, groups: list[str]) -> set[str] | None:
     """The groups among `groups` that have at least one channel, asked of Redis in pipelines
     (one round trip per GROUP_LOOKUP_CHUNK groups, the same two commands `group_send` runs
     first: drop expired members, list the rest). None when `layer` is not channels-redis' core
-    layer (then every group is sent to)."""
+    layer, or its internals are not there (then every group is sent to)."""
     try:
         from channels_redis.core import RedisChannelLayer
     except ImportError:  # pragma: no cover - channels-redis is a requirement
@@ -75,6 +138,9 @@ async def _members_known(layer, groups: list[str]) -> set[str] | None:
     by_connection: dict[int, list[str]] = {}
     for group in groups:
         by_connection.setdefault(layer.consistent_hash(group), []).append(group)
+    keys = {group: redis_group_key(layer, group) for group in groups}
+    if None in keys.values():
+        return None
     live: set[str] = set()
     for index, names in by_connection.items():
         connection = layer.connection(index)
@@ -83,9 +149,8 @@ async def _members_known(layer, groups: list[str]) -> set[str] | None:
             pipe = connection.pipeline(transaction=False)
             oldest = int(time.time()) - layer.group_expiry
             for group in chunk:
-                key = layer._group_key(group)
-                pipe.zremrangebyscore(key, min=0, max=oldest)
-                pipe.zcard(key)
+                pipe.zremrangebyscore(keys[group], min=0, max=oldest)
+                pipe.zcard(keys[group])
             results = await pipe.execute()
             live.update(g for g, size in zip(chunk, results[1::2], strict=True) if size)
     return live
@@ -95,26 +160,29 @@ async def _publish_pipelined(layer, messages: list[tuple[str, dict]]) -> bool:
     """channels-redis' pub/sub layer: publishes every frame through one pipeline per shard (a
     round trip per GROUP_LOOKUP_CHUNK frames, in order) instead of one locked round trip per
     `group_send` (that layer serializes its publishes on a lock). False when `layer` is not
-    that layer (the caller sends one by one)."""
+    that layer or its internals are not there (the caller sends one by one)."""
     try:
         from channels_redis.pubsub import RedisPubSubChannelLayer
     except ImportError:  # pragma: no cover - channels-redis is a requirement
         return False
     if not isinstance(layer, RedisPubSubChannelLayer):  # (config.channel_layer's too)
         return False
-    loop_layer = layer._get_layer()
+    locate = pubsub_shard_publisher(layer)
+    if locate is None:
+        return False
     by_shard: dict = {}
     for group, event in messages:
-        channel = loop_layer._get_group_channel_name(group)
+        shard, channel = locate(group)
         payload = layer.serialize({"type": "relay", "frame": event})
-        by_shard.setdefault(id(shard := loop_layer._get_shard(channel)), (shard, []))[1].append(
-            (channel, payload)
-        )
-    for shard, items in by_shard.values():
-        async with shard._lock:  # the shard's own lock, as its `publish` takes it
-            shard._ensure_redis()
+        by_shard.setdefault(id(shard), (shard, []))[1].append((channel, payload))
+    pipelines = {key: shard_pipeline(shard) for key, (shard, _) in by_shard.items()}
+    if None in pipelines.values():
+        return False
+    for key, (_, items) in by_shard.items():
+        lock, make_pipeline = pipelines[key]
+        async with lock:
             for start in range(0, len(items), GROUP_LOOKUP_CHUNK):
-                pipe = shard._redis.pipeline(transaction=False)
+                pipe = make_pipeline()
                 for channel, payload in items[start : start + GROUP_LOOKUP_CHUNK]:
                     pipe.publish(channel, payload)
                 await pipe.execute()
