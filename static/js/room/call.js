@@ -1,10 +1,3 @@
-// The call (voice, video): WebRTC between the two pages, signalled over the socket with the
-// ICE servers of the room's rtc route. The client offers (again every few seconds until
-// answered, so it does not matter which page comes first), the consultant answers. After a
-// network drop the client restarts ICE; a new page of the other side (a reload) gets a fresh
-// connection. `sdp` and `candidate` carry our `call` (the offer they belong to), `peer` (the
-// page that sent them) and `fresh` (an offer of a new connection) beside the browser's fields:
-// the server relays them as they are.
 
 import { clock } from "../money.js";
 import { uuid } from "./http.js";
@@ -71,7 +64,6 @@ export class Call {
     else if (!this.pc) this.setState(this.t("call_waiting", { name: this.config.peer.name }));
   }
 
-  // Signalling steps run one after the other.
   serial(step) {
     this.work = this.work.then(step).catch((error) => console.error("call:", error));
     return this.work;
@@ -81,7 +73,6 @@ export class Call {
     return this.socket.send({ type, session_id: this.session, ...fields });
   }
 
-  // --- Our camera and microphone ---------------------------------------------------------------
 
   async getMedia() {
     this.errorBox.hidden = true;
@@ -119,8 +110,6 @@ export class Call {
     if (this.caller && this.stream && !this.pc) this.serial(() => this.offer({ fresh: true }));
   }
 
-  // Our tracks on the connection's transceivers (sendrecv from the start, so a camera allowed
-  // later joins without a new negotiation).
   async attachLocal() {
     for (const transceiver of this.pc ? this.pc.getTransceivers() : []) {
       const kind = transceiver.receiver.track.kind;
@@ -139,7 +128,6 @@ export class Call {
     if (kind === "video") this.root.classList.toggle("call-camera-off", off);
   }
 
-  // --- The connection --------------------------------------------------------------------------
 
   build() {
     this.close();
@@ -173,12 +161,10 @@ export class Call {
       try {
         transceiver.setCodecPreferences(codecs);
       } catch {
-        // the browser keeps its own list
       }
     }
   }
 
-  // Caller: a new offer, on a fresh connection or (restart) an ICE restart of this one.
   async offer({ fresh = false, restart = false }) {
     if (this.stopped || !this.caller) return;
     if (fresh || !this.pc || ["closed", "failed"].includes(this.pc.connectionState)) {
@@ -204,7 +190,6 @@ export class Call {
     this.nudge();
   }
 
-  // An unanswered offer goes out now (and again until answered), with our candidates.
   nudge(count = 0) {
     clearTimeout(this.resend);
     const offer = this.offerSdp;
@@ -215,10 +200,8 @@ export class Call {
     this.resend = setTimeout(() => this.nudge(count + 1), wait);
   }
 
-  // Caller: the answer to our offer.
   async answered(sdp) {
     if (!this.pc || !sdp || sdp.call !== this.call || this.answeredCall === sdp.call) return;
-    // Another page of theirs (a reload) answered: start over with it on a new connection.
     if (this.remotePeer && sdp.peer !== this.remotePeer) return this.offer({ fresh: true });
     if (this.pc.signalingState !== "have-local-offer") return;
     await this.pc.setRemoteDescription({ type: "answer", sdp: sdp.sdp });
@@ -228,7 +211,6 @@ export class Call {
     await this.flush();
   }
 
-  // Callee: an offer (a first one, a resend, an ICE restart, or a new page's).
   async offered(sdp) {
     if (this.caller || this.stopped || !sdp || typeof sdp.sdp !== "string") return;
     if (this.answer && this.answer.call === sdp.call) return this.sendAnswer(); // a resend
@@ -264,7 +246,6 @@ export class Call {
     try {
       await this.pc.addIceCandidate(init);
     } catch {
-      // a candidate of an older round: harmless
     }
   }
 
@@ -305,14 +286,10 @@ export class Call {
     if (!up) await this.offer({ restart: true });
   }
 
-  // The socket is back after a drop, or the other side is online again: the caller makes sure
-  // the call is up.
   resume() {
     if (this.caller && !this.stopped) this.serial(() => this.restartIfDown());
   }
 
-  // call_end from the other side (they left the page, or their app hung up): stop receiving;
-  // the caller offers again until they are back.
   async peerLeft() {
     if (this.stopped) return;
     this.close();
@@ -351,7 +328,6 @@ export class Call {
     this.offerSdp = null;
   }
 
-  // The consultation is over: every track stops.
   stop() {
     this.stopped = true;
     this.offs.forEach((off) => off());

@@ -1,8 +1,3 @@
-// Adding money without leaving the room: the dialog's Pay opens a gateway order (the room's
-// recharge route), then pays it as the gateway would: the offline checkout in `local` mode,
-// Razorpay Checkout in `razorpay` mode. The wallet is credited only by the verify service, with
-// the gateway's signature; the answer is the room's state, so the meter shows at once the talk
-// time the money buys. The consultation and its call go on meanwhile.
 
 import { clock, formatRupees } from "../money.js";
 
@@ -30,7 +25,6 @@ export class Recharge {
     this.dialog
       .querySelector("[data-recharge-close]")
       .addEventListener("click", () => this.dialog.close());
-    // Closed before paying: the next Pay starts again (Stripe's unconfirmed intent just lapses).
     this.dialog.addEventListener("close", () => {
       if (this.stripeIntent && !this.busy) this.resetStripe();
     });
