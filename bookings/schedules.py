@@ -47,6 +47,9 @@ def _check_session_type(values: dict[str, Any], *, partial: bool) -> dict[str, A
             limit = 120 if name == "title" else 2000
             if not isinstance(value, str) or (name == "title" and not value.strip()):
                 errors[name] = [_("Text of up to %(n)s characters.") % {"n": limit}]
+            elif "\x00" in value:
+                # (PostgreSQL text cannot hold NUL; DRF's own fields refuse it the same way)
+                errors[name] = [_("Null characters are not allowed.")]
             elif len(value.strip()) > limit:
                 errors[name] = [_("At most %(n)s characters.") % {"n": limit}]
             else:

@@ -103,10 +103,31 @@ def test_the_dashboard_reads_a_fixed_number_of_queries(
     for _ in range(3):
         ended_consultation(consultant=consultant, rate=600, seconds=60)
     ConsultationFactory(consultant=consultant)
+    _upcoming_bookings(consultant=consultant, count=3)
     client.get("/dashboard/")
-    # session, user, profile, ringing, active, recent, wallet, earnings figures, payouts
-    with django_assert_num_queries(9):
+    # session, user, profile, ringing, active, recent, wallet, earnings figures, payouts,
+    # upcoming bookings (with their clients), schedule, session types, the busy notice
+    with django_assert_num_queries(13):
         client.get("/dashboard/")
+
+
+def _upcoming_bookings(*, count: int, consultant=None, client=None):
+    """Confirmed bookings in the coming days, each with another person on the other side (so
+    a query per row would show in the counts)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bookings.tests.factories import SessionTypeFactory, booking_row
+    from consultants.tests.factories import VerifiedConsultantFactory
+
+    for day in range(1, count + 1):
+        session_type = SessionTypeFactory(consultant=consultant or VerifiedConsultantFactory())
+        booking_row(
+            session_type,
+            client=client or ClientFactory(),
+            start_at=timezone.now().replace(microsecond=0) + timedelta(days=day),
+        )
 
 
 def test_the_dashboard_is_for_consultants(client):
@@ -181,10 +202,12 @@ def test_the_list_reads_a_fixed_number_of_queries(client, django_assert_num_quer
     fund(user, 100_000)
     for hour in range(3):
         ended_consultation(client=user, at=ENDED_AT.replace(hour=hour))
+    _upcoming_bookings(client=user, count=3)
     client.force_login(user)
     client.get("/consultations/")
-    # session, user, the page (with both people), the header's wallet
-    with django_assert_num_queries(4):
+    # session, user, the page (with both people), upcoming bookings (with both), the header's
+    # wallet
+    with django_assert_num_queries(5):
         client.get("/consultations/")
 
 
