@@ -9,8 +9,11 @@ Choices the contract leaves open, made here:
   by default today and 13 days on; at most 31 days apart. The answer names the time zone.
 * `payment` is null for a `wallet` booking.
 * `POST /bookings`: a malformed `session_type_id` is 400 `invalid`; an unknown or inactive
-  one (or an unverified consultant's) 404. `split` answers 400 `invalid` (`payment_method`)
-  until it is offered (`bookings.services.PAYMENT_STARTS`).
+  one (or an unverified consultant's) 404. `split` is for an available balance above nothing
+  and below the price: otherwise 400 `invalid` (`payment_method`) naming the method that fits
+  (`wallet` when the balance covers the price, `gateway` when there is nothing), never a
+  booking of another method than the one asked for. The booking's `wallet_amount` (an
+  addition, in the schema) is the part from the wallet.
 * `cancel` takes an `Idempotency-Key` (it moves money); `join` is safe to repeat.
 * `GET /bookings` lists the user's bookings as client and as consultant, soonest first;
   `role=` narrows it to one side.
@@ -390,8 +393,22 @@ class BookingListView(APIView):
         summary="Book a session type at one of its free slots (clients)",
         description="`wallet`: paid at once, `confirmed`. `gateway`: `pending` with a `payment` "
         "(an order for exactly the price) that the wallet's verify route or the webhook "
-        "confirms; unpaid after `BOOKING_PAYMENT_MINUTES` it expires. Takes an "
-        "`Idempotency-Key`.",
+        "confirms; unpaid after `BOOKING_PAYMENT_MINUTES` it expires. A payment captured after "
+        "the expiry (or a cancellation) is credited to the wallet and confirms nothing.\n\n"
+        "`split`: the wallet's whole available balance is held (`wallet_amount`) and the "
+        "booking is `pending` with a `payment` for the rest (`payment.amount` = `price` - "
+        "`wallet_amount`), confirmed like `gateway`: the capture credits the payment and takes "
+        "the held part and the paid part in one transaction, once, however verify and the "
+        "webhook race. While pending the held part cannot be spent elsewhere; if the payment "
+        "never comes, the hold is released when the booking expires (or is cancelled). "
+        "`split` needs an available balance above 0 and below the price, and a rest of at "
+        "least 100 paise (the gateway's minimum): otherwise 400 `invalid` with "
+        "`fields.payment_method` saying which method fits (`wallet` when the balance covers "
+        "the price, `gateway` when there is none); the method asked for is never swapped "
+        "silently. 402 `insufficient_balance` if the balance went down between the order and "
+        "the hold. Refunds of a split booking follow the same policy and all go back to the "
+        "wallet.\n\n"
+        "Takes an `Idempotency-Key`: a retry returns the same booking (one order, one hold).",
         tags=["bookings"],
         parameters=[
             OpenApiParameter(

@@ -2,7 +2,8 @@
 
 * `charge`: the price from the client's wallet to the platform's `bookings_held` account
   (`booking_charge`), when the booking is paid. Raises `InsufficientFunds` (402) if the
-  wallet's available balance cannot cover it; a `split` booking's hold is consumed by it.
+  wallet's available balance cannot cover it; a `split` booking's hold is consumed by it (the
+  held part and the gateway part, just credited as a recharge, leave in this one posting).
 * `settle`: when the booking ends, in ONE batch (every account locked once, in id order):
   the refund back to the client (`booking_refund`) and the kept part to the consultant less
   the commission fixed at booking (`booking_earning`, and `commission` to platform revenue).
@@ -13,11 +14,11 @@ Nothing here locks the booking: the callers (`bookings.services`) hold its row.
 
 from __future__ import annotations
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
-from bookings.models import Booking, Status
+from bookings.models import Booking, PaymentMethod, Status
 from wallets import keys
-from wallets.models import Account, AccountKind, EntryKind, LedgerEntry
+from wallets.models import Account, AccountKind, EntryKind, HoldStatus, LedgerEntry
 from wallets.reconcile import Report
 from wallets.services import (
     Leg,
@@ -145,3 +146,30 @@ def check_books(report: Report) -> None:
     if Booking.objects.filter(settled_at__isnull=False, status__in=open_statuses).exists():
         report.violations.append("a booking was settled before it ended")
     report.checked.append("bookings held equal the bookings paid and not yet settled")
+    _check_split_holds(report)
+
+
+def _check_split_holds(report: Report) -> None:
+    """A `split` booking's hold reserves its wallet part (the price less its gateway order)
+    while it is pending, and nothing once it is not: consumed by its charge, or released when
+    it expired or was cancelled. A hold left open is money the client cannot spend."""
+    unheld = (
+        Booking.objects.filter(status=Status.PENDING, payment_method=PaymentMethod.SPLIT)
+        .exclude(
+            hold__status=HoldStatus.OPEN,
+            hold__remaining=F("price") - F("payment__amount"),
+        )
+        .values_list("id", flat=True)[:10]
+    )
+    for booking_id in unheld:
+        report.violations.append(
+            f"pending split booking {booking_id} does not hold its wallet part"
+        )
+    leftover = (
+        Booking.objects.filter(hold__status=HoldStatus.OPEN)
+        .exclude(status=Status.PENDING)
+        .values_list("id", flat=True)[:10]
+    )
+    for booking_id in leftover:
+        report.violations.append(f"booking {booking_id} still holds money after it was pending")
+    report.checked.append("split bookings hold their wallet part while pending, nothing after")

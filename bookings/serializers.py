@@ -106,7 +106,10 @@ class BookingPaymentSerializer(serializers.Serializer):
     gateway = serializers.CharField()
     gateway_order_id = serializers.CharField()
     key_id = serializers.SerializerMethodField()
-    amount = serializers.IntegerField(help_text="Paise: what is left to pay at the gateway.")
+    amount = serializers.IntegerField(
+        help_text="Paise: what is left to pay at the gateway (the price, or for `split` the "
+        "price less `wallet_amount`)."
+    )
     currency = serializers.CharField()
     status = serializers.CharField()
 
@@ -127,6 +130,11 @@ class BookingSerializer(serializers.ModelSerializer):
     no_show_by = serializers.ChoiceField(choices=Party.choices, allow_null=True)
     consultation_id = serializers.UUIDField(read_only=True, allow_null=True)
     price = serializers.IntegerField(help_text="Paise.")
+    wallet_amount = serializers.SerializerMethodField(
+        help_text="Paise of the price from the wallet's balance: all of it for `wallet`, none "
+        "for `gateway`, for `split` the part held (then taken once `payment` is paid); "
+        "`payment.amount` is the rest."
+    )
     refund_amount = serializers.IntegerField(help_text="Paise back to the client.")
 
     class Meta:
@@ -144,6 +152,7 @@ class BookingSerializer(serializers.ModelSerializer):
             "goals",
             "payment_method",
             "payment",
+            "wallet_amount",
             "refund_amount",
             "cancelled_by",
             "cancel_reason",
@@ -155,6 +164,13 @@ class BookingSerializer(serializers.ModelSerializer):
     @extend_schema_field(BookedSessionTypeSerializer)
     def get_session_type(self, obj) -> dict:
         return BookedSessionTypeSerializer(obj).data
+
+    def get_wallet_amount(self, obj) -> int:
+        if obj.payment_method == PaymentMethod.WALLET:
+            return obj.price
+        if obj.payment_method == PaymentMethod.SPLIT and obj.payment_id is not None:
+            return obj.price - obj.payment.amount
+        return 0
 
     @extend_schema_field(BookingPaymentSerializer(allow_null=True))
     def get_payment(self, obj) -> dict | None:

@@ -58,11 +58,12 @@ from consultations.models import Consultation, EndReason, Kind
 from consultations.models import Status as ConsultationStatus
 from consultations.services import close_consultations, open_consultation
 from earnings.services import record_booking_earning
+from wallets import keys
 from wallets.errors import InsufficientFunds
 from wallets.freezes import check_not_frozen
 from wallets.models import Payment
-from wallets.payments import create_recharge
-from wallets.services import commission_for, release, wallet_for
+from wallets.payments import MIN_RECHARGE, create_recharge
+from wallets.services import commission_for, hold, release, wallet_for
 
 logger = logging.getLogger(__name__)
 
@@ -253,11 +254,73 @@ def _apply_gateway(booking: Booking) -> None:
     booking.expires_at = booking.created_at + timedelta(minutes=settings.BOOKING_PAYMENT_MINUTES)
 
 
-# The payment methods `book` knows. `split` (the wallet's available balance held, the rest at
-# the gateway) is added here by its own change: register a `PaymentStart` under "split".
+def _refuse_method(message: Any) -> None:
+    """400 `invalid` naming `payment_method`, as DRF's own field errors read."""
+    from rest_framework.exceptions import ValidationError
+
+    raise ValidationError({"payment_method": [message]})
+
+
+def _prepare_split(client: User, price: int) -> Payment:
+    """`split`: the wallet's whole available balance pays part, a gateway order the rest.
+
+    Only for a balance strictly between nothing and the price (CONTRACT.md: "less than the
+    price"); outside that the client asked for the wrong method, and is told which one fits
+    rather than given a booking of another shape than the one it asked for: 400 `invalid`
+    (`payment_method`) when the balance covers the price (use `wallet`), when nothing is
+    available (use `gateway`), and when the rest would be under the gateway's minimum order
+    (`MIN_RECHARGE`, 100 paise). The order is made here, outside the transaction, for the rest
+    as the balance stands now; `_apply_split` holds exactly `price - order` under the wallet's
+    lock, or refuses with 402 if the balance went down meanwhile."""
+    available = wallet_for(user=client).available
+    if available >= price:
+        _refuse_method(_("Your wallet's available balance covers the price: pay with the wallet."))
+    if available <= 0:
+        _refuse_method(
+            _("Your wallet has no available balance to put towards it: pay by card / UPI.")
+        )
+    if price - available < MIN_RECHARGE:
+        _refuse_method(
+            _(
+                "The rest (%(rest)s paise) is below the gateway's minimum of %(minimum)s paise: "
+                "add money to the wallet and pay with it, or pay it all by card / UPI."
+            )
+            % {"rest": price - available, "minimum": MIN_RECHARGE}
+        )
+    return create_recharge(user=client, amount=price - available)
+
+
+def _apply_split(booking: Booking) -> None:
+    """Holds the wallet's part (the price less the order made in `_prepare_split`) under the
+    booking's key, so that it cannot be spent while the gateway's part is awaited; the booking
+    is `pending` like a gateway one. Its capture consumes the hold (`money.charge`); its expiry
+    or cancellation releases it (`_settle`)."""
+    assert booking.payment is not None
+    wallet_part = booking.price - booking.payment.amount
+    try:
+        booking.hold = hold(
+            user=booking.client,
+            amount=wallet_part,
+            idempotency_key=keys.booking_hold(booking.id),
+            reference_type=money.REFERENCE,
+            reference_id=str(booking.id),
+        )
+    except InsufficientFunds as exc:  # spent or held elsewhere since the order was made
+        raise InsufficientFunds(
+            _(
+                "Your wallet's available balance went down while booking. Book again with "
+                "what it holds now."
+            )
+        ) from exc
+    _apply_gateway(booking)
+
+
+# The payment methods `book` knows: `wallet` at once, `gateway` for exactly the price, `split`
+# (the wallet's available balance held, the rest at the gateway).
 PAYMENT_STARTS: dict[str, PaymentStart] = {
     PaymentMethod.WALLET: PaymentStart(_prepare_wallet, _apply_wallet),
     PaymentMethod.GATEWAY: PaymentStart(_prepare_gateway, _apply_gateway),
+    PaymentMethod.SPLIT: PaymentStart(_prepare_split, _apply_split),
 }
 
 
@@ -297,11 +360,16 @@ def book(
     `gateway`: a gateway order for exactly the price is made first (outside the transaction),
     and the booking is `pending` until the payment is captured (`confirm_paid_booking`) or it
     expires after `BOOKING_PAYMENT_MINUTES`.
+    `split`: the wallet's whole available balance (above nothing, below the price) is held
+    and a gateway order made for the rest; `pending` like `gateway`, its capture takes the held
+    part and the paid part together, its expiry or cancellation releases the hold.
 
     Errors: 403 for non-clients, 423 `wallet_frozen`, 404 session type (unknown, inactive, or
-    an unverified consultant's), 400 `invalid` (goals too long, an unknown or unavailable
-    payment method), 409 `slot_unavailable` (not a free slot start, taken, too soon, past the
-    horizon; also a race lost at the database), 402 `insufficient_balance`.
+    an unverified consultant's), 400 `invalid` (goals too long, an unknown payment method, a
+    `split` whose balance is nothing or covers the price: `_prepare_split`), 409
+    `slot_unavailable` (not a free slot start, taken, too soon, past the horizon; also a race
+    lost at the database), 402 `insufficient_balance` (`wallet`; `split` when the balance went
+    down between the order and the hold).
     """
     if not client.is_client:
         raise PermissionDenied("Only clients book sessions.")
@@ -313,7 +381,7 @@ def book(
         from rest_framework.exceptions import ValidationError
 
         raise ValidationError(
-            {"payment_method": [f"Not available: {payment_method}. Use wallet or gateway."]}
+            {"payment_method": [f"Not available: {payment_method}. Use wallet, gateway or split."]}
         )
     session_type = _bookable_type(session_type_id)
     consultant = session_type.consultant
@@ -374,8 +442,10 @@ def book(
 def confirm_paid_booking(payment: Payment) -> Booking | None:
     """The gateway payment of a `pending` booking was captured (the wallets app's capture hook,
     inside the transaction that credits it): the price goes from the wallet to the platform
-    (`booking_charge`) and the booking is `confirmed`. A booking no longer pending (expired,
-    cancelled) is left as it is: the money stays in the client's wallet."""
+    (`booking_charge`) and the booking is `confirmed`. For a `split` booking that one charge is
+    the held part and the credited part together, consuming the hold. A booking no longer
+    pending (expired, cancelled) is left as it is: the money stays in the client's wallet (a
+    split one's hold was released when it ended)."""
     booking_id = Booking.objects.filter(payment_id=payment.id).values_list("id", flat=True).first()
     if booking_id is None:
         return None

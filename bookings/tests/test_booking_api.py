@@ -85,10 +85,8 @@ def test_a_time_that_is_not_a_free_slot_is_refused(as_client, session_type, star
 
 
 def test_bad_bookings(as_client, session_type, client_user):
-    split = as_client.post(
-        "/api/v1/bookings", book_body(session_type, method="split"), format="json"
-    )
-    assert split.status_code == 400 and "payment_method" in split.json()["fields"]
+    cash = as_client.post("/api/v1/bookings", book_body(session_type, method="cash"), format="json")
+    assert cash.status_code == 400 and "payment_method" in cash.json()["fields"]
     long_goals = book_body(session_type, goals="x" * 2001)
     assert as_client.post("/api/v1/bookings", long_goals, format="json").status_code == 400
     unknown = {**book_body(session_type), "session_type_id": "8d3c9a4e-0000-4000-8000-000000000000"}
