@@ -29,13 +29,16 @@ from web.decorators import role_required
 # --- The consultant's session types and weekly hours --------------------------------------------
 
 
-@role_required("consultant")
-@require_http_methods(["GET", "POST"])
-def editor(request: HttpRequest) -> HttpResponse:
-    """What the consultant sells and when: add or turn off session types, set the weekly
-    hours. Each form posts here with its `action`; errors come back next to their fields."""
-    profile = profile_for(user=request.user)
-    action = request.POST.get("action", "")
+def offer_editor(
+    request: HttpRequest, profile, *, back: str
+) -> tuple[HttpResponse | None, dict, int]:
+    """The session types and weekly hours editors, for whichever page carries them (this app's
+    `/dashboard/bookings/`, the web app's `/dashboard/profile/`): runs the posted action if it
+    is one of theirs (`add_type`, `type_off`, `hours`; a page may carry other editors beside
+    them). Answers `(redirect, context, status)`: a redirect to `back` after a change, else
+    the editors' context (the failed form bound, its errors next to their fields, what was
+    typed kept) and the status the page answers with (400 if an action of theirs failed)."""
+    action = request.POST.get("action", "") if request.method == "POST" else ""
     schedule = schedules.schedule_of(profile) or schedules.empty_schedule(profile)
     type_form = SessionTypeForm(request.POST if action == "add_type" else None)
     hours_form = ScheduleForm(
@@ -51,17 +54,17 @@ def editor(request: HttpRequest) -> HttpResponse:
                 attach_errors(type_form, error.detail)
             else:
                 messages.success(request, _("Session type added: clients can book it now."))
-                return redirect("web:dashboard-bookings")
+                return redirect(back), {}, 302
     elif action == "type_off":
         try:
             schedules.deactivate_session_type(
-                consultant=profile, session_type_id=request.POST.get("session_type", "")
+                consultant=profile, session_type_id=_session_type_id(request.POST)
             )
         except ApiError as error:
             messages.error(request, message_for(error))
         else:
             messages.success(request, _("Session type turned off. Bookings made keep their terms."))
-        return redirect("web:dashboard-bookings")
+        return redirect(back), {}, 302
     elif action == "hours":
         status = 400
         if hours_form.is_valid():
@@ -71,19 +74,45 @@ def editor(request: HttpRequest) -> HttpResponse:
                 hours_form.attach(error.detail)
             else:
                 messages.success(request, _("Your hours are saved."))
-                return redirect("web:dashboard-bookings")
+                return redirect(back), {}, 302
     session_types = list(
         SessionType.objects.filter(consultant=profile, is_active=True).order_by("price", "title")
     )
+    context = {
+        "session_types": session_types,
+        "type_form": type_form,
+        "hours_form": hours_form,
+        "schedule": schedule,
+    }
+    return None, context, status
+
+
+def _session_type_id(data) -> uuid.UUID | None:
+    """The posted session type's id; None for what is not one (a stale or edited form), which
+    then matches no session type, as the service says in words, instead of a query error."""
+    try:
+        return uuid.UUID(data.get("session_type", ""))
+    except ValueError:
+        return None
+
+
+@role_required("consultant")
+@require_http_methods(["GET", "POST"])
+def editor(request: HttpRequest) -> HttpResponse:
+    """The consultant's bookings: the upcoming ones, and what they sell and when (the same
+    editors as the profile page's, `offer_editor`)."""
+    profile = profile_for(user=request.user)
+    answer, context, status = offer_editor(
+        request, profile, back=reverse("web:dashboard-bookings") + "#main"
+    )
+    if answer is not None:
+        return answer
     return render(
         request,
         "bookings/editor.html",
         {
+            **context,
             "profile": profile,
-            "session_types": session_types,
-            "type_form": type_form,
-            "hours_form": hours_form,
-            "schedule": schedule,
             "upcoming": pages.upcoming_for_consultant(profile, now=timezone.now()),
         },
         status=status,

@@ -1,4 +1,5 @@
-"""Discovery (`/consultants/`) and the consultant's own profile editing (`/dashboard/profile/`).
+"""Discovery (`/consultants/`) and the consultant's own profile editors (`profile_editor`, drawn
+on `/dashboard/profile/` by the web app beside the bookings app's).
 
 Discovery runs the API's selector and keyset pagination (one query a page, pinned in a test);
 profile editing calls the same services as `PATCH /consultants/me` and the documents route.
@@ -62,11 +63,16 @@ def discovery(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required("consultant")
-@require_http_methods(["GET", "POST"])
-def edit_profile(request: HttpRequest) -> HttpResponse:
-    profile = services.profile_for(user=request.user)
-    action = request.POST.get("action", "")
+def profile_editor(
+    request: HttpRequest, profile, *, back: str
+) -> tuple[HttpResponse | None, dict, int]:
+    """The profile's own editors (who you are, rates, verification documents): runs the
+    posted action if it is one of theirs (`profile`, `document`; a page may carry other
+    editors beside them), through the same services as `PATCH
+    /consultants/me` and the documents route. Answers `(redirect, context, status)`: a
+    redirect to `back` after a change, else the forms to draw (the failed one bound, its errors
+    next to their fields) and the status the page answers with."""
+    action = request.POST.get("action", "") if request.method == "POST" else ""
     initial = {
         "bio": profile.bio,
         "category": profile.category.slug if profile.category_id else None,
@@ -84,18 +90,17 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
     )
     status = 200
     if action == "profile":
+        status = 400
         if form.is_valid():
             try:
                 services.update_profile(profile=profile, changes=form.changes())
             except serializers.ValidationError as exc:
                 _attach_errors(form, exc.detail)
-                status = 400
             else:
                 messages.success(request, _("Your profile is saved."))
-                return redirect("web:dashboard-profile")
-        else:
-            status = 400
+                return redirect(back), {}, 302
     elif action == "document":
+        status = 400
         if document_form.is_valid():
             try:
                 services.add_document(
@@ -105,7 +110,6 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
                 )
             except serializers.ValidationError as exc:
                 _attach_errors(document_form, exc.detail)
-                status = 400
             except ApiError as exc:  # too large
                 document_form.add_error("file", message_for(exc))
                 status = exc.status_code
@@ -113,23 +117,15 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request, _("Document uploaded. An operator will review it shortly.")
                 )
-                return redirect("web:dashboard-profile")
-        else:
-            status = 400
-    decision = profile.verification_decisions.order_by("-created_at").first()
-    return render(
-        request,
-        "consultants/edit_profile.html",
-        {
-            "profile": profile,
-            "form": form,
-            "document_form": document_form,
-            "documents": list(profile.documents.order_by("-uploaded_at")),
-            "decision": decision,
-            "max_upload": settings.MAX_UPLOAD_BYTES,
-        },
-        status=status,
-    )
+                return redirect(back), {}, 302
+    context = {
+        "form": form,
+        "document_form": document_form,
+        "documents": list(profile.documents.order_by("-uploaded_at")),
+        "decision": profile.verification_decisions.order_by("-created_at").first(),
+        "max_upload": settings.MAX_UPLOAD_BYTES,
+    }
+    return None, context, status
 
 
 def _attach_errors(form, detail) -> None:

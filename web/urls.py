@@ -65,7 +65,7 @@ urlpatterns = [
     # Consultants' own pages
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/availability/", consultants.availability, name="availability"),
-    path("dashboard/profile/", consultants.edit_profile, name="dashboard-profile"),
+    path("dashboard/profile/", views.edit_profile, name="dashboard-profile"),
     path("dashboard/bookings/", bookings.editor, name="dashboard-bookings"),
     path("earnings/", earnings.earnings, name="earnings"),
     # Bookings

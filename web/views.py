@@ -1,6 +1,7 @@
 """The pages that bring several apps together, so they live in the top app of the dependency
 order (ARCHITECTURE.md): the home page, a consultant's public profile (reviews, the viewer's
-wallet), the consultant's dashboard (availability, requests, earnings) and the list of one's
+wallet), the consultant's dashboard (availability, requests, earnings), the consultant's own
+profile editors (the consultants app's and the bookings app's) and the list of one's
 consultations. Each reads through the apps' selectors and services; none holds a rule.
 """
 
@@ -12,12 +13,16 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from bookings.views import offer_editor
 from consultants import selectors as consultant_selectors
 from consultants.cards import cards
 from consultants.models import Category, Channel
+from consultants.services import profile_for
+from consultants.views import profile_editor
 from reviews.models import Review
 from wallets import freezes
 from wallets.services import wallet_for
@@ -161,7 +166,6 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 @role_required("consultant")
 @require_http_methods(["GET"])
 def dashboard(request: HttpRequest) -> HttpResponse:
-    from consultants.services import profile_for
     from consultations.models import Status
     from earnings.selectors import earnings_summary
 
@@ -199,4 +203,31 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "upcoming": booking_pages.upcoming_for_consultant(profile, now=now),
             "bookings": booking_pages.offer_summary(profile, now=now),
         },
+    )
+
+
+# --- The consultant's own profile ---------------------------------------------------------------
+
+
+@role_required("consultant")
+@require_http_methods(["GET", "POST"])
+def edit_profile(request: HttpRequest) -> HttpResponse:
+    """`/dashboard/profile/` (UI.md): who you are, rates, verification (the consultants app's
+    editors) and session types and weekly hours (the bookings app's, also on
+    `/dashboard/bookings/`). Each form posts its own `action`; the editor it belongs to runs it
+    and the others are drawn as they are. Composed here because consultants may not import
+    bookings (ARCHITECTURE.md)."""
+    profile = profile_for(user=request.user)
+    back = reverse("web:dashboard-profile") + "#main"  # the saved message, at the page's top
+    answer, about, about_status = profile_editor(request, profile, back=back)
+    if answer is not None:
+        return answer
+    answer, offer, offer_status = offer_editor(request, profile, back=back)
+    if answer is not None:
+        return answer
+    return render(
+        request,
+        "web/profile.html",
+        {**about, **offer, "profile": profile},
+        status=max(about_status, offer_status),  # the one editor that ran (200 if none did)
     )

@@ -186,13 +186,17 @@ def test_the_account_page_reads_a_fixed_number_of_queries(client, django_assert_
 
 
 def test_the_profile_editor_reads_a_fixed_number_of_queries(client, django_assert_num_queries):
+    from bookings.tests.factories import ScheduleFactory, SessionTypeFactory
     from consultants.tests.factories import ConsultantProfileFactory
 
     profile = ConsultantProfileFactory()
+    SessionTypeFactory.create_batch(3, consultant=profile)
+    ScheduleFactory(consultant=profile)
     client.force_login(profile.user)
     client.get("/dashboard/profile/")
-    # session, user, profile (+category), categories of the form, latest decision, documents
-    with django_assert_num_queries(6):
+    # session, user, profile (+category), categories of the form, latest decision, documents,
+    # the schedule, the session types (one query however many)
+    with django_assert_num_queries(8):
         client.get("/dashboard/profile/")
 
 
