@@ -189,13 +189,23 @@ class BookingForm(forms.Form):
     )
     pay_with = forms.ChoiceField(
         label=_("Pay with"),
-        choices=[("wallet", _("Wallet")), ("gateway", _("Card / UPI"))],
+        # `split` is taken whenever it is sent (the service says when it does not fit) and
+        # shown only when it fits (`split_label`).
+        choices=[("wallet", _("Wallet")), ("gateway", _("Card / UPI")), ("split", _("Split"))],
         widget=forms.RadioSelect,
         initial="wallet",
     )
 
-    def __init__(self, *args, slots=(), **kwargs):
+    def __init__(self, *args, slots=(), split_label=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.split_offered = split_label is not None
+        if self.split_offered:
+            self.fields["pay_with"].choices = [
+                ("wallet", _("Wallet")),
+                ("gateway", _("Card / UPI")),
+                ("split", split_label),
+            ]
+            self.fields["pay_with"].initial = "split"
         self.slots = {slot.start_at.isoformat(): slot for slot in slots}
         self.fields["slot"].choices = [
             (key, slot_label(slot.start_at)) for key, slot in self.slots.items()
@@ -207,6 +217,14 @@ class BookingForm(forms.Form):
 
     def start_at(self) -> datetime:
         return self.slots[self.cleaned_data["slot"]].start_at
+
+    def payment_choices(self):
+        """The radios of `pay_with` to show: `split` only when it fits the wallet."""
+        return [
+            radio
+            for radio in self["pay_with"]
+            if radio.data["value"] != "split" or self.split_offered
+        ]
 
 
 def slot_label(start: datetime) -> str:

@@ -261,32 +261,38 @@ def _refuse_method(message: Any) -> None:
     raise ValidationError({"payment_method": [message]})
 
 
-def _prepare_split(client: User, price: int) -> Payment:
-    """`split`: the wallet's whole available balance pays part, a gateway order the rest.
+def split_problem(*, available: int, price: int) -> Any:
+    """Why `split` does not fit an available balance of `available` paise for a price of
+    `price` (the message of its 400), or None when it does.
 
-    Only for a balance strictly between nothing and the price (CONTRACT.md: "less than the
-    price"); outside that the client asked for the wrong method, and is told which one fits
-    rather than given a booking of another shape than the one it asked for: 400 `invalid`
-    (`payment_method`) when the balance covers the price (use `wallet`), when nothing is
-    available (use `gateway`), and when the rest would be under the gateway's minimum order
-    (`MIN_RECHARGE`, 100 paise). The order is made here, outside the transaction, for the rest
-    as the balance stands now; `_apply_split` holds exactly `price - order` under the wallet's
-    lock, or refuses with 402 if the balance went down meanwhile."""
-    available = wallet_for(user=client).available
+    `split` is for a balance strictly between nothing and the price (CONTRACT.md: "less than
+    the price"); outside that the client asked for the wrong method and is told which one fits,
+    rather than given a booking of another shape than the one it asked for: the balance covers
+    the price (use `wallet`), nothing is available (use `gateway`), or the rest would be under
+    the gateway's minimum order (`MIN_RECHARGE`, 100 paise). The booking page offers `split`
+    only when this says None."""
     if available >= price:
-        _refuse_method(_("Your wallet's available balance covers the price: pay with the wallet."))
+        return _("Your wallet's available balance covers the price: pay with the wallet.")
     if available <= 0:
-        _refuse_method(
-            _("Your wallet has no available balance to put towards it: pay by card / UPI.")
-        )
+        return _("Your wallet has no available balance to put towards it: pay by card / UPI.")
     if price - available < MIN_RECHARGE:
-        _refuse_method(
-            _(
-                "The rest (%(rest)s paise) is below the gateway's minimum of %(minimum)s paise: "
-                "add money to the wallet and pay with it, or pay it all by card / UPI."
-            )
-            % {"rest": price - available, "minimum": MIN_RECHARGE}
-        )
+        return _(
+            "The rest (%(rest)s paise) is below the gateway's minimum of %(minimum)s paise: "
+            "add money to the wallet and pay with it, or pay it all by card / UPI."
+        ) % {"rest": price - available, "minimum": MIN_RECHARGE}
+    return None
+
+
+def _prepare_split(client: User, price: int) -> Payment:
+    """`split`: the wallet's whole available balance pays part, a gateway order the rest
+    (400 `invalid` naming `payment_method` when it does not fit: `split_problem`). The order is
+    made here, outside the transaction, for the rest as the balance stands now; `_apply_split`
+    holds exactly `price - order` under the wallet's lock, or refuses with 402 if the balance
+    went down meanwhile (one that went up is not held: the order is already made)."""
+    available = wallet_for(user=client).available
+    problem = split_problem(available=available, price=price)
+    if problem is not None:
+        _refuse_method(problem)
     return create_recharge(user=client, amount=price - available)
 
 
@@ -770,4 +776,5 @@ __all__ = [
     "refund_for",
     "role_of",
     "run_lifecycle",
+    "split_problem",
 ]

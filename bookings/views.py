@@ -171,8 +171,12 @@ def new_booking(request: HttpRequest) -> HttpResponse:
     found = pages.free_times(schedule=schedule, session_types=[session_type], first=first, now=now)[
         session_type.id
     ]
+    account, freeze = freezes.wallet_and_freeze(user=request.user)
     form = BookingForm(
-        request.POST or None, slots=found, initial={"slot": request.GET.get("start")}
+        request.POST or None,
+        slots=found,
+        initial={"slot": request.GET.get("start")},
+        split_label=_split_label(account.available, session_type.price) if freeze is None else None,
     )
     status = 200
     if request.method == "POST":
@@ -186,6 +190,8 @@ def new_booking(request: HttpRequest) -> HttpResponse:
                     payment_method=form.cleaned_data["pay_with"],
                     goals=form.cleaned_data["goals"],
                 )
+            except ValidationError as error:  # `split` no longer fits the wallet
+                attach_errors(form, error.detail, fields={"payment_method": "pay_with"})
             except ApiError as error:
                 _booking_error(form, error)
                 status = error.status_code
@@ -196,7 +202,8 @@ def new_booking(request: HttpRequest) -> HttpResponse:
                     )
                     return redirect("web:booking", booking_id=booking.id)
                 return redirect(_payment_url(booking))
-    account, freeze = freezes.wallet_and_freeze(user=request.user)
+    if request.method == "POST":  # what the wallet holds now, after a refused booking
+        account, freeze = freezes.wallet_and_freeze(user=request.user)
     days = [
         (day, [_radio(form, slot) for slot in day_slots])
         for day, day_slots in pages.by_local_day(found)
@@ -221,6 +228,21 @@ def new_booking(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+def _split_label(available: int, price: int) -> str | None:
+    """The `split` choice for a wallet short of the price (`services.split_problem`), in
+    rupees, or None when it does not fit. Worded without "Wallet" or "Card / UPI", the names
+    of the other two choices, so that each name still finds one control."""
+    from bookings import services
+    from web.templatetags.site import format_rupees
+
+    if services.split_problem(available=available, price=price) is not None:
+        return None
+    return _("%(held)s from my balance + %(rest)s online") % {
+        "held": format_rupees(available),
+        "rest": format_rupees(price - available),
+    }
 
 
 def _radio(form: BookingForm, slot):
@@ -343,6 +365,12 @@ def _render_booking(request, booking: Booking, role: str, *, cancel_form=None, s
             "cancel_form": cancel_form or CancelForm(),
             "pay_url": _payment_url(booking) if booking.status == "pending" else None,
             "razorpay": payment,
+            "split": {
+                "held": booking.price - booking.payment.amount,
+                "rest": booking.payment.amount,
+            }
+            if booking.payment_method == "split" and booking.payment_id
+            else None,
             "policy": _policy(),
         },
         status=status,

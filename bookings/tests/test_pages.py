@@ -275,6 +275,55 @@ def test_a_wallet_short_of_the_price_is_told_next_to_pay_with(client, offer):
     assert "below the price" in str(answer.context["form"].errors["pay_with"])
 
 
+@time_machine.travel(NOW, tick=False)
+def test_a_short_wallet_is_offered_a_split_and_pays_the_rest_at_the_checkout(
+    client, offer, settings
+):
+    from bookings.models import Booking
+    from wallets.services import wallet_for
+    from wallets.tests.factories import fund
+
+    settings.PAYMENT_GATEWAY = "local"
+    person = ClientFactory()
+    fund(person, 30_000)
+    client.force_login(person)
+    page = client.get(f"/bookings/new/?session_type={offer.id}").content.decode()
+    assert 'value="split"' in page and "₹300.00 from my balance + ₹1,200.00 online" in page
+    answer = book(client, offer, TUESDAY_10, pay_with="split")
+    booking = Booking.objects.get(client=person)
+    assert (booking.status, booking.payment.amount) == ("pending", 120_000)
+    checkout = f"/wallet/checkout/{booking.payment_id}/?next=%2Fbookings%2F{booking.id}%2F"
+    assert answer["Location"] == checkout
+    pending = client.get(f"/bookings/{booking.id}/").content.decode()
+    assert "₹300.00 from the wallet + ₹1,200.00 by card / UPI" in pending
+    assert "₹300.00 of the wallet is held for it meanwhile" in pending
+    assert wallet_for(user=person).available == 0
+    client.post(checkout, {"next": f"/bookings/{booking.id}/"})
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
+    wallet = wallet_for(user=person)
+    assert (wallet.balance, wallet.held) == (0, 0)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_split_is_not_offered_when_the_wallet_covers_the_price_or_is_empty(client, offer, asha):
+    page = client.get(f"/bookings/new/?session_type={offer.id}").content.decode()
+    assert 'value="split"' not in page
+    client.force_login(ClientFactory())
+    page = client.get(f"/bookings/new/?session_type={offer.id}").content.decode()
+    assert 'value="split"' not in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_split_that_no_longer_fits_is_told_next_to_pay_with(client, offer, asha):
+    from bookings.models import Booking
+
+    answer = book(client, offer, TUESDAY_10, pay_with="split")
+    assert answer.status_code == 400
+    assert "covers the price" in str(answer.context["form"].errors["pay_with"])
+    assert not Booking.objects.exists()
+
+
 def test_only_a_client_books_and_only_an_offered_type(client, offer, expert):
     assert client.get(f"/bookings/new/?session_type={offer.id}").status_code == 302  # log in
     client.force_login(expert.user)
