@@ -167,7 +167,8 @@ export class Call {
 
   async offer({ fresh = false, restart = false }) {
     if (this.stopped || !this.caller) return;
-    if (fresh || !this.pc || ["closed", "failed"].includes(this.pc.connectionState)) {
+    const pc0 = this.pc;
+    if (fresh || !pc0?.currentRemoteDescription || /closed|failed/.test(pc0.connectionState)) {
       this.build();
       for (const kind of this.video ? ["audio", "video"] : ["audio"]) {
         const track = this.stream?.getTracks().find((t) => t.kind === kind);
