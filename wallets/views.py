@@ -146,7 +146,8 @@ def _to_checkout(request: HttpRequest, payment: Payment) -> HttpResponse:
             "amount": payment.amount,
             "next": next_url,
         }
-        return redirect("web:wallet")
+        # At the recharge card: on a phone it comes after the transactions, out of sight.
+        return redirect(reverse("web:wallet") + "#recharge")
     # Razorpay: the wallet page opens Checkout once for this order (static/js/recharge.js).
     request.session["razorpay_order"] = {
         "key": settings.RAZORPAY_KEY_ID,

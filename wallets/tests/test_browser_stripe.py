@@ -111,16 +111,18 @@ def test_a_client_tops_up_500_through_stripe_and_is_credited_once(
 
 
 def test_a_declined_card_says_so_keeps_the_payment_open_and_credits_nothing(
-    live_site, page, sign_in, stripe_api, asha
+    live_site, new_page, stripe_api, asha
 ):
+    page = new_page(asha, viewport={"width": 375, "height": 812})  # a phone
     serve_stripe_js(page, stripe_api, outcome="declined")
-    sign_in(page, asha)
     open_payment_element(page, live_site)
+    # The page comes back at the Payment Element, below the transactions on a phone.
+    expect(page.get_by_test_id("fake-payment-element")).to_be_in_viewport()
     pay = page.get_by_role("button", name="Pay ₹500.00")
     pay.click()
     expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
     expect(pay).to_be_enabled()  # another card can be tried
-    expect(page).to_have_url(live_site.url_for("/wallet/"))
+    expect(page).to_have_url(live_site.url_for("/wallet/#recharge"))
     expect(page.get_by_test_id("fake-payment-element")).to_be_visible()  # still on the form
     assert page.evaluate("window.stripeCalls.at(-1)") == {
         "call": "confirmPayment",

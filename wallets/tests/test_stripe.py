@@ -342,7 +342,7 @@ def test_the_wallet_page_mounts_stripe_js_for_the_new_intent(stripe_api, client,
     client.force_login(user)
     stripe_api.post(f"{API}/payment_intents", json=intent("pi_page", 25_000))
     response = client.post("/wallet/", {"amount": "250"})
-    assert response["Location"] == "/wallet/"
+    assert response["Location"] == "/wallet/#recharge"  # where the Payment Element is
     payment = Payment.objects.get(user=user)
     page = client.get("/wallet/").content.decode()
     assert '<script src="https://js.stripe.com/v3/" defer></script>' in page

@@ -4,11 +4,13 @@ Meant for a scratch SQLite database (`make screenshots` sets one up: migrate, `s
 this): it adds a little history through the services (finished consultations with reviews, a
 ringing request, a pending payment), serves the site in this process (uvicorn in a thread),
 signs the demo people in with real session cookies and saves full-page PNGs under
-`docs/screenshots/` (`<page>-1280.png`, `<page>-375.png`).
+`docs/screenshots/` (`<page>-1280.png`, `<page>-375.png`). `wallet-stripe` is the wallet in
+Stripe mode with the Payment Element mounted, Stripe faked as the browser tests fake it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -58,7 +60,7 @@ class Command(BaseCommand):
         wanted = {name for name in only.split(",") if name}
         pages = [p for p in self.pages(history) if not wanted or p[0] in wanted]
         rooms = [r for r in ROOMS if not wanted or r in wanted]
-        self.shoot(url, pages, out_dir, rooms)
+        self.shoot(url, pages, out_dir, rooms, stripe=not wanted or "wallet-stripe" in wanted)
 
     # --- Demo history, through the services -----------------------------------------------------
 
@@ -208,10 +210,10 @@ class Command(BaseCommand):
             time.sleep(0.05)
         return f"http://127.0.0.1:{port}"
 
-    def shoot(self, url: str, pages, out_dir: Path, rooms=()) -> None:
+    def shoot(self, url: str, pages, out_dir: Path, rooms=(), *, stripe: bool = False) -> None:
         from web.testing import CHROMIUM, CHROMIUM_ARGS, session_cookie, start_playwright
 
-        cookies = {}
+        cookies = {"asha": session_cookie(user("asha"), url)}
         for _name, _path, who in pages:
             if who and who not in cookies:
                 cookies[who] = session_cookie(user(who), url)
@@ -244,11 +246,64 @@ class Command(BaseCommand):
                     page.screenshot(path=str(target), full_page=True)
                     context.close()
                     self.stdout.write(f"{target}")
+            if stripe:
+                self.stripe_wallet(browser, url, out_dir, cookies["asha"])
             if rooms:
                 RoomShots(browser, url, out_dir, self.stdout).take(rooms)
             browser.close()
         finally:
             playwright.stop()
+
+    def stripe_wallet(self, browser, url: str, out_dir: Path, cookie) -> None:
+        """`wallet-stripe`: the wallet with PAYMENT_GATEWAY=stripe, ₹500 typed and Recharge
+        pressed, Stripe's Payment Element mounted. Stripe cannot be reached from here: its API
+        is answered with `responses` and Stripe.js is the browser tests' fake (a route)."""
+        import itertools
+
+        import responses
+
+        from wallets.tests.stripe_fakes import API, intent, serve_stripe_js, use_stripe
+
+        numbers = itertools.count(1)
+
+        def new_intent(request):
+            made = intent(f"pi_demo_{timezone.now():%H%M%S}_{next(numbers)}", 50_000)
+            return 200, {}, json.dumps(made)
+
+        saved = {
+            name: getattr(settings, name)
+            for name in (
+                "PAYMENT_GATEWAY",
+                "STRIPE_SECRET_KEY",
+                "STRIPE_PUBLISHABLE_KEY",
+                "STRIPE_WEBHOOK_SECRET",
+            )
+        }
+        use_stripe(settings)
+        try:
+            with responses.RequestsMock(assert_all_requests_are_fired=False) as stripe_api:
+                stripe_api.add_callback(responses.POST, f"{API}/payment_intents", new_intent)
+                for width in WIDTHS:
+                    context = browser.new_context(
+                        viewport={"width": width, "height": 900 if width > 500 else 812},
+                        locale="en-IN",
+                        timezone_id="Asia/Kolkata",
+                        device_scale_factor=1,
+                    )
+                    context.add_cookies([cookie])
+                    page = context.new_page()
+                    serve_stripe_js(page, stripe_api)
+                    page.goto(url + "/wallet/", wait_until="networkidle")
+                    page.get_by_label("Amount (₹)").fill("500")
+                    page.get_by_role("button", name="Recharge").click()
+                    page.get_by_test_id("fake-payment-element").wait_for()
+                    target = out_dir / f"wallet-stripe-{width}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    context.close()
+                    self.stdout.write(f"{target}")
+        finally:
+            for name, value in saved.items():
+                setattr(settings, name, value)
 
 
 class RoomShots:
