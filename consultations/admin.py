@@ -6,13 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils.html import format_html, format_html_join
 
+from config.admin_site import ActionsOnlyAdmin, status_rows, timeline_table
 from config.errors import ApiError
 from consultations import services
 from consultations.models import Consultation, ConsultationEvent, EndReason, Status
 from consultations.refunds import MAX_REASON_LENGTH, refund_consultation, refunded_so_far
-from wallets.models import AccountKind, LedgerTransaction
+from wallets.admin import ledger_rows
 
 
 class RefundForm(forms.Form):
@@ -20,44 +20,16 @@ class RefundForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON_LENGTH, required=False)
 
 
-def _leg_owner(entry, consultation: Consultation) -> str:
-    account = entry.account
-    if account.user_id == consultation.client_id:
-        return "client"
-    if account.user_id == consultation.consultant.user_id:
-        return "consultant"
-    if account.kind == AccountKind.PLATFORM_REVENUE:
-        return "platform"
-    return account.kind
-
-
 def timeline(consultation: Consultation) -> list[tuple]:
     """(when, what, details) rows: the audit events and every ledger transaction that
-    references the consultation (charges, refunds), oldest first."""
-    rows = [
-        (
-            event.at,
-            f"{event.from_status or '-'} → {event.to_status}",
-            f"{event.reason} (by {event.actor or 'the system'})",
-        )
-        for event in ConsultationEvent.objects.filter(consultation=consultation).select_related(
-            "actor"
-        )
-    ]
-    transactions = LedgerTransaction.objects.filter(
-        reference_type="consultation", reference_id=str(consultation.id)
-    ).prefetch_related("entries__account")
-    for txn in transactions:
-        legs = ", ".join(
-            f"{_leg_owner(entry, consultation)} {entry.amount:+d}"
-            for entry in sorted(txn.entries.all(), key=lambda e: e.id)
-        )
-        rows.append((txn.created_at, txn.kind, f"{legs} — {txn.description}"))
-    return sorted(rows, key=lambda row: row[0])
+    references the consultation (charges, refunds)."""
+    events = ConsultationEvent.objects.filter(consultation=consultation).select_related("actor")
+    people = {consultation.client_id: "client", consultation.consultant.user_id: "consultant"}
+    return status_rows(events) + ledger_rows("consultation", consultation.id, people)
 
 
 @admin.register(Consultation)
-class ConsultationAdmin(admin.ModelAdmin):
+class ConsultationAdmin(ActionsOnlyAdmin):
     list_display = [
         "id",
         "client",
@@ -75,36 +47,13 @@ class ConsultationAdmin(admin.ModelAdmin):
     list_select_related = ["client", "consultant__user"]
     date_hierarchy = "requested_at"
     actions = ["force_end", "refund"]
-    readonly_fields = ["charges_timeline"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Needed for actions to show; every field stays read-only.
-        return request.user.is_superuser
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + ["charges_timeline"]
+    shown_too = ("charges_timeline",)
 
     @admin.display(description="Timeline (events and ledger transactions)")
     def charges_timeline(self, obj: Consultation):
         if obj is None or obj.pk is None:
             return "-"
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f"{when:%Y-%m-%d %H:%M:%S}", what, details) for when, what, details in timeline(obj)),
-        )
-        return format_html(
-            "<table><thead><tr><th>When (UTC)</th><th>What</th><th>Details</th></tr></thead>"
-            "<tbody>{}</tbody></table><p>Refunded so far: {} paise.</p>",
-            body,
-            refunded_so_far(obj),
-        )
+        return timeline_table(timeline(obj), f"Refunded so far: {refunded_so_far(obj)} paise.")
 
     @admin.action(description="Force-end the selected active consultations (reason: admin)")
     def force_end(self, request, queryset):

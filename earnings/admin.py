@@ -2,48 +2,27 @@
 
 from django.contrib import admin, messages
 
+from config.admin_site import ActionsOnlyAdmin, ReadOnlyAdmin
 from config.errors import ApiError
 from earnings import services
 from earnings.models import Earning, Payout, PayoutStatus
 
 
 @admin.register(Earning)
-class EarningAdmin(admin.ModelAdmin):
+class EarningAdmin(ReadOnlyAdmin):
     list_display = ["consultation", "consultant", "gross", "commission", "net", "refunded"]
     list_select_related = ["consultation", "consultant__user"]
     search_fields = ["consultant__user__email", "consultant__user__name", "=consultation__id"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(ActionsOnlyAdmin):
     list_display = ["id", "consultant", "amount", "status", "created_at", "decided_at"]
     list_filter = ["status"]
     list_select_related = ["consultant"]
     search_fields = ["consultant__email", "consultant__name"]
     actions = ["mark_paid", "reject"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Needed for actions to show; every field stays read-only.
-        return request.user.is_superuser
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
     def _decide(self, request, queryset, service, done: str) -> None:
         for payout in queryset:

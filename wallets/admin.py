@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin_site import ActionsOnlyAdmin, ReadOnlyAdmin
 from config.errors import ApiError
 from wallets import freezes, payments
 from wallets.models import (
@@ -24,19 +25,29 @@ from wallets.models import (
 )
 
 EXPLAIN_ROWS = 500
+# What a timeline calls the platform's own accounts.
+ACCOUNT_NAMES = {AccountKind.PLATFORM_REVENUE: "platform", AccountKind.BOOKINGS_HELD: "held"}
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The books are written by services only: no add, change or delete here."""
+def ledger_rows(reference_type: str, reference_id, people: dict) -> list[tuple]:
+    """(when, kind, legs and description) rows of every ledger transaction that references
+    one record, for `config.admin_site.timeline_table`; a leg is named by `people` (user id:
+    "client", "consultant") or by its account's kind."""
+    transactions = LedgerTransaction.objects.filter(
+        reference_type=reference_type, reference_id=str(reference_id)
+    ).prefetch_related("entries__account")
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def name(account) -> str:
+        return people.get(account.user_id) or ACCOUNT_NAMES.get(account.kind) or account.kind
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    rows = []
+    for txn in transactions:
+        legs = ", ".join(
+            f"{name(entry.account)} {entry.amount:+d}"
+            for entry in sorted(txn.entries.all(), key=lambda e: e.id)
+        )
+        rows.append((txn.created_at, txn.kind, f"{legs} — {txn.description}"))
+    return rows
 
 
 class EntryInline(admin.TabularInline):
@@ -54,19 +65,12 @@ class EntryInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(ActionsOnlyAdmin):
     list_display = ["id", "kind", "user", "balance", "held", "available", "frozen", "explain"]
     list_filter = ["kind", ("user__frozen_wallet", admin.EmptyFieldListFilter)]
     search_fields = ["user__email", "user__name", "user__id"]
     list_select_related = ["user", "user__frozen_wallet"]
     actions = ["freeze_selected", "unfreeze_selected"]
-
-    def has_change_permission(self, request, obj=None):
-        # Needed for actions to show; every field stays read-only.
-        return request.user.is_superuser
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
     @admin.display(description="Frozen", boolean=True)
     def frozen(self, obj):
@@ -198,7 +202,7 @@ class RefundInline(admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ActionsOnlyAdmin):
     list_display = [
         "id",
         "user",
@@ -214,13 +218,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     inlines = [RefundInline]
     actions = ["refund_remaining"]
-
-    def has_change_permission(self, request, obj=None):
-        # Needed for actions to show; every field stays read-only.
-        return request.user.is_superuser
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
     @admin.action(description="Refund what is left of the selected payments")
     def refund_remaining(self, request, queryset):
