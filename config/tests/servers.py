@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,24 +32,31 @@ def server_env() -> dict[str, str]:
 
 
 @contextmanager
-def daphne(env: dict[str, str], timeout: float = 60) -> Iterator[int]:
-    """Runs daphne with `env` until the block ends; yields its port."""
+def daphne(env: dict[str, str], timeout: float = 60, log: Path | None = None) -> Iterator[int]:
+    """Runs daphne with `env` until the block ends; yields its port.
+
+    Its stderr (Django's warning for every 4xx, tracebacks) goes to the file `log`, or to a
+    temporary file: never to a pipe nobody reads, which fills after 64 KiB of 400s and then
+    blocks the server in its next write (a schemathesis run hung there, every request timing
+    out)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    stderr = open(log, "w+b") if log else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
         + ["config.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode()[-2000:])
+                stderr.seek(0)
+                raise RuntimeError(stderr.read().decode(errors="replace")[-2000:])
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
@@ -64,3 +72,4 @@ def daphne(env: dict[str, str], timeout: float = 60) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        stderr.close()

@@ -33,7 +33,13 @@ EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "5")
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
+def server_log(tmp_path_factory) -> Path:
+    """daphne's stderr: a failure's message ends with the tracebacks of the server's errors."""
+    return tmp_path_factory.mktemp("daphne") / "stderr.log"
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, server_log):
     env = server_env()
     env.update(
         THROTTLE_RATE_ANON="100000/min",
@@ -42,7 +48,7 @@ def server(django_db_setup, django_db_blocker):
         JWT_ACCESS_MINUTES="60",
         PRIVATE_MEDIA_ROOT=str(Path(env.get("TMPDIR", "/tmp")) / f"st-media-{os.getpid()}"),
     )
-    with daphne(env) as port:
+    with daphne(env, log=server_log) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -59,7 +65,7 @@ def signed_in(role: str):
 @pytest.mark.skipif(not os.environ.get("SCHEMATHESIS_LIVE"), reason="make schemathesis runs it")
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", ["client", "consultant", "admin"])
-def test_the_api_keeps_to_its_schema(server, role):
+def test_the_api_keeps_to_its_schema(server, server_log, role):
     from rest_framework_simplejwt.tokens import RefreshToken
 
     OnlineConsultantFactory()  # someone to start a consultation with
@@ -92,4 +98,11 @@ def test_the_api_keeps_to_its_schema(server, role):
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
         timeout=3600,
     )
-    assert run.returncode == 0, run.stdout[-12000:] + run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-12000:] + run.stderr[-2000:] + _errors(server_log)
+
+
+def _errors(log: Path) -> str:
+    """The server's tracebacks (not its warnings about each 4xx), the last few."""
+    text = log.read_text(errors="replace")
+    found = text.split("Traceback (most recent call last):")[1:]
+    return "".join(f"\n--- server traceback ---{part[:3000]}" for part in found[-5:])
