@@ -36,6 +36,7 @@ from config import metrics
 MAX_MESSAGE_IDS = 200  # more than an 8 KiB frame can hold
 MAX_TOKEN_CHARS = 4096
 MAX_REF_CHARS = 128
+NO_NUL = "^[^\\u0000]*$"  # as config.schema says of the REST API's free text
 
 
 class FrameError(Exception):
@@ -74,6 +75,10 @@ def _body(value: Any) -> str:
         raise ValueError("must be a string")
     if not 1 <= len(value) <= MAX_BODY_CHARS:
         raise ValueError(f"must be 1 to {MAX_BODY_CHARS} characters")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: one in a batch of chat/store.py would fail the
+        # whole batch's INSERT, then the service's, instead of refusing this one frame
+        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -121,7 +126,7 @@ _SESSION = {"session_id": _uuid}
 FIELD_SCHEMAS: dict[Checker, dict] = {
     _uuid: {"type": "string", "format": "uuid"},
     _optional_uuid: {"type": ["string", "null"], "format": "uuid"},
-    _body: {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
+    _body: {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS, "pattern": NO_NUL},
     _bool: {"type": "boolean"},
     _uuid_list: {
         "type": "array",

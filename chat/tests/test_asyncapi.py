@@ -107,7 +107,7 @@ def test_the_objects_frames_carry_are_the_rest_apis(document):
 VALUES = {
     frames._uuid: ([str(uuid.uuid4())], ["nope", 7, None, ""]),
     frames._optional_uuid: ([str(uuid.uuid4()), None], ["nope", 3]),
-    frames._body: (["hi", "x" * 4000], ["", "x" * 4001, 5, None]),
+    frames._body: (["hi", "x" * 4000], ["", "x" * 4001, 5, None, "a\x00b"]),
     frames._bool: ([True, False], ["true", 1, None]),
     frames._uuid_list: (
         [[str(uuid.uuid4())], [str(uuid.uuid4()) for _ in range(200)]],

@@ -282,6 +282,20 @@ async def test_a_message_body_over_4000_characters_is_invalid(session, tokens):
 
 
 @run_async
+async def test_a_message_body_with_a_nul_character_is_invalid_and_stores_nothing(session, tokens):
+    # PostgreSQL text cannot hold NUL: let through, it failed the whole batch's INSERT
+    client = await joined(session.client, tokens["client"], session.id)
+    frame = {"type": "send_message", "session_id": str(session.id), "client_msg_id": new_id()}
+    await client.send({**frame, "body": "a\x00b", "ref": "nul"})
+    error = await client.recv_type("error")
+    assert (error["code"], error["ref"]) == ("invalid", "nul")
+    await client.send({**frame, "client_msg_id": new_id(), "body": "ab"})
+    assert (await client.recv_type("message_ack"))["message"]["body"] == "ab"
+    assert await _count(Message, consultation_id=session.id) == 1
+    await client.close()
+
+
+@run_async
 async def test_a_binary_frame_is_refused(session, tokens):
     socket = await signed_in(session.client, tokens["client"])
     await socket.communicator.send_to(bytes_data=b'{"type": "ping"}')
