@@ -113,20 +113,29 @@ def wallet(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _initial_amount(request: HttpRequest) -> dict:
+def _asked(request: HttpRequest) -> int | None:
+    """`?need=`: paise, written in ASCII digits, or None. `str.isdigit` alone lets through what
+    `int` refuses ("²"), and a number of thousands of digits is no amount either."""
     need = request.GET.get("need", "")
-    if need.isdigit() and 0 < int(need) <= payments.MAX_RECHARGE:
-        rupees = max(int(need), payments.MIN_RECHARGE) / 100
+    if not (need.isascii() and need.isdigit()) or len(need) > 15:
+        return None
+    return int(need)
+
+
+def _initial_amount(request: HttpRequest) -> dict:
+    need = _asked(request)
+    if need is not None and 0 < need <= payments.MAX_RECHARGE:
+        rupees = max(need, payments.MIN_RECHARGE) / 100
         return {"amount": f"{rupees:.2f}"}
     return {}
 
 
 def _need(request: HttpRequest, account) -> int | None:
     """Paise the client still has to add for what they came to do (`?need=` total)."""
-    need = request.GET.get("need", "")
-    if not need.isdigit():
+    need = _asked(request)
+    if need is None:
         return None
-    missing = int(need) - account.available
+    missing = need - account.available
     return missing if missing > 0 else None
 
 

@@ -37,6 +37,21 @@ def test_the_wallet_is_for_clients(client):
     assert client.get("/wallet/").status_code == 404
 
 
+def test_what_a_consultation_needs_is_prefilled_and_told(client, client_user):
+    fund(client_user, 10_000)
+    html = client.get("/wallet/?need=25000").content.decode()
+    assert 'value="250.00"' in html
+    assert "Add at least ₹150.00 to start that consultation." in html
+
+
+@pytest.mark.parametrize("need", ["²", "١٢٠٠", "9" * 5000, "-5", "12.5", ""])
+def test_a_need_that_is_no_amount_is_ignored_not_a_500(client, client_user, need):
+    # "²".isdigit() is True and int("²") a ValueError; int() refuses 5,000 digits
+    response = client.get("/wallet/", {"need": need})
+    assert response.status_code == 200
+    assert "Add at least" not in response.content.decode()
+
+
 def test_recharge_opens_an_order_and_goes_to_the_offline_checkout(client, client_user):
     response = client.post("/wallet/", {"amount": "500"})
     payment = Payment.objects.get(user=client_user)
