@@ -26,7 +26,8 @@ from bookings.models import (
 from config.errors import NotFound
 from consultants.models import Channel, ConsultantProfile
 
-HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+# ASCII digits, the whole string: `\d` takes any script's digits and `$` a trailing newline.
+HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 MAX_WEEKLY_RANGES = 100
 MAX_UNAVAILABLE_DATES = 400
 
@@ -167,7 +168,7 @@ def clean_schedule(values: dict[str, Any]) -> dict[str, Any]:
                 errors[f"{where}.weekday"] = [_("0 (Monday) to 6 (Sunday).")]
                 bad = True
             for name, value in (("start", start), ("end", end)):
-                if not isinstance(value, str) or not HHMM.match(value):
+                if not isinstance(value, str) or not HHMM.fullmatch(value):
                     errors[f"{where}.{name}"] = [_("A time as HH:MM (00:00 to 24:00).")]
                     bad = True
             if bad:

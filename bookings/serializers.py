@@ -59,8 +59,13 @@ class SessionTypeInputSerializer(serializers.Serializer):
 
 class WeeklyRangeSerializer(serializers.Serializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday.")
-    start = serializers.RegexField(r"^\d\d:\d\d$", help_text="HH:MM, local time.")
-    end = serializers.RegexField(r"^\d\d:\d\d$", help_text="HH:MM, local time; up to 24:00.")
+    # What bookings.schedules.HHMM takes (the schema's pattern; the service checks it).
+    start = serializers.RegexField(
+        r"^([01][0-9]|2[0-3]):[0-5][0-9]$", help_text="HH:MM, local time."
+    )
+    end = serializers.RegexField(
+        r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", help_text="HH:MM, local time; up to 24:00."
+    )
 
 
 class ScheduleSerializer(serializers.ModelSerializer):

@@ -47,6 +47,16 @@ def test_bad_session_types_name_each_field(as_consultant):
     assert set(answer.json()["fields"]) == {"duration_minutes"}
 
 
+def test_a_nul_character_in_a_session_types_text_is_refused_by_field(as_consultant):
+    # PostgreSQL text cannot hold NUL: it was a 500 (schemathesis)
+    body = {"title": "A\x00", "description": "b\x00", "channel": "chat"}
+    body |= {"duration_minutes": 30, "price": 50000}
+    answer = as_consultant.post("/api/v1/consultants/me/session-types", body, format="json")
+    assert answer.status_code == 400
+    assert set(answer.json()["fields"]) == {"title", "description"}
+    assert not SessionType.objects.exists()
+
+
 def test_patch_and_delete_deactivate_without_touching_others(as_consultant, consultant):
     mine = SessionTypeFactory(consultant=consultant)
     theirs = SessionTypeFactory()
@@ -112,6 +122,9 @@ def test_the_schedule_has_defaults_then_takes_a_put(as_consultant):
         ({"weekly": [{"weekday": 0, "start": "9:00", "end": "10:00"}]}, "weekly.0.start"),
         ({"weekly": [{"weekday": 0, "start": "10:00", "end": "09:00"}]}, "weekly.0.end"),
         ({"weekly": [{"weekday": 0, "start": "09:00", "end": "24:30"}]}, "weekly.0.end"),
+        # a trailing newline, or digits of another script: not HH:MM
+        ({"weekly": [{"weekday": 0, "start": "09:00\n", "end": "10:00"}]}, "weekly.0.start"),
+        ({"weekly": [{"weekday": 0, "start": "09:00", "end": "1\u0661:00"}]}, "weekly.0.end"),
         (
             {
                 "weekly": [
