@@ -46,6 +46,10 @@ _INT_LIMIT = 2**62  # beyond any rate; keeps every bound inside a PostgreSQL big
 # --- Fields ----------------------------------------------------------------------------------
 
 
+# A list item: not blank once trimmed, no NUL, no `|` (the search key's separator).
+TAG_PATTERN = "^[^|\\u0000]*[^|\\s\\u0000][^|\\u0000]*$"
+
+
 @extend_schema_field(
     {
         "type": "array",
@@ -53,7 +57,7 @@ _INT_LIMIT = 2**62  # beyond any rate; keeps every bound inside a PostgreSQL big
             "type": "string",
             "minLength": 1,
             "maxLength": LIST_ITEM_MAX_LENGTH,
-            "pattern": "^[^|\\u0000]*[^|\\s\\u0000][^|\\u0000]*$",
+            "pattern": TAG_PATTERN,
         },
         "maxItems": LIST_MAX_ITEMS,
         "uniqueItems": True,
@@ -249,10 +253,24 @@ class DocumentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(max_length=255, allow_empty_file=False)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": LIST_ITEM_MAX_LENGTH,
+        "pattern": TAG_PATTERN,
+        "description": "One whole item of the list, ignoring case; no `|`.",
+    }
+)
+class TagFilterField(serializers.CharField):
+    """`specialization=` / `language=`: an item as TagListField takes it; one with `|` could
+    match none and is refused (DiscoveryQuerySerializer.validate), which the schema says."""
+
+
 class DiscoveryQuerySerializer(serializers.Serializer):
     category = serializers.SlugField(max_length=50, required=False)
-    specialization = serializers.CharField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
-    language = serializers.CharField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
+    specialization = TagFilterField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
+    language = TagFilterField(max_length=LIST_ITEM_MAX_LENGTH, required=False)
     online = serializers.BooleanField(required=False, allow_null=True, default=None)
     min_rating = serializers.DecimalField(
         max_digits=3, decimal_places=2, min_value=0, max_value=5, required=False

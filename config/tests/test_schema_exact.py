@@ -108,3 +108,24 @@ def test_times_and_phones_have_their_shape_in_the_schema(schema):
 def test_the_server_keeps_the_phone_rule_of_the_schema(as_client, phone, accepted):
     response = as_client.patch("/api/v1/auth/me", {"phone": phone}, format="json")
     assert (response.status_code == 200) is accepted, response.json()
+
+
+@pytest.mark.parametrize("name", ["language", "specialization"])
+def test_a_list_filter_says_it_refuses_a_bar_as_the_server_does(schema, as_client, name):
+    # schemathesis: `language=…|…` matched the schema's pattern and the server answered 400
+    parameters = schema["paths"]["/api/v1/consultants"]["get"]["parameters"]
+    pattern = next(p for p in parameters if p["name"] == name)["schema"]["pattern"]
+    assert re.search(pattern, "Hindi") and not re.search(pattern, "Hindi|Tamil")
+    assert not re.search(pattern, "  ")
+    response = as_client.get("/api/v1/consultants", {name: "Hindi|Tamil"})
+    assert response.status_code == 400 and name in response.json()["fields"]
+    assert as_client.get("/api/v1/consultants", {name: "Hindi"}).status_code == 200
+
+
+def test_a_schedules_times_have_the_shape_the_server_takes(schema):
+    weekly = schema["components"]["schemas"]["WeeklyRangeRequest"]["properties"]
+    start, end = weekly["start"]["pattern"], weekly["end"]["pattern"]
+    assert re.search(start, "09:30") and re.search(end, "24:00")
+    for bad in ["24:00", "9:30", "25:00", "09:60", "99:99"]:
+        assert not re.search(start, bad), bad
+    assert not re.search(end, "24:30")
