@@ -340,6 +340,11 @@ def _bookings_of(user) -> Any:
     return Booking.objects.filter(Q(client=user) | Q(consultant__user=user))
 
 
+def _reader(request: Request) -> dict:
+    """Who reads the booking: its client alone sees a Stripe payment's client secret."""
+    return {"reader_id": request.user.id}
+
+
 def _visible(request: Request, pk) -> Booking:
     visible = Booking.objects.all() if request.user.is_admin else _bookings_of(request.user)
     booking = visible.select_related("payment").filter(id=pk).first()
@@ -386,7 +391,9 @@ class BookingListView(APIView):
             rows = rows.filter(status=query.validated_data["status"])
         paginator = BookingPagination()
         page = paginator.paginate_queryset(rows.select_related("payment"), request, view=self)
-        return paginator.get_paginated_response(BookingSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            BookingSerializer(page, many=True, context=_reader(request)).data
+        )
 
     @extend_schema(
         operation_id="bookings_create",
@@ -408,6 +415,14 @@ class BookingListView(APIView):
         "silently. 402 `insufficient_balance` if the balance went down between the order and "
         "the hold. Refunds of a split booking follow the same policy and all go back to the "
         "wallet.\n\n"
+        "`payment` takes the running gateway's shape, as the wallet's recharge does: "
+        "Razorpay's `gateway_order_id` and `key_id` (pay with Checkout, verify with its "
+        "signature), or with `PAYMENT_GATEWAY=stripe` a PaymentIntent's `client_secret` and "
+        "`publishable_key` (confirm it with Stripe.js, then `POST /wallet/recharge/verify` "
+        "with `{payment_id}`: the platform asks Stripe and confirms the booking once, whichever "
+        "of verify and the `payment_intent.succeeded` webhook comes first). The client secret "
+        "is never stored: `GET /bookings/{id}` asks Stripe for it again while the booking is "
+        "pending (for its client only).\n\n"
         "Takes an `Idempotency-Key`: a retry returns the same booking (one order, one hold).",
         tags=["bookings"],
         parameters=[
@@ -429,7 +444,10 @@ class BookingListView(APIView):
             payment_method=body.validated_data["payment_method"],
             goals=body.validated_data["goals"],
         )
-        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+        return Response(
+            BookingSerializer(booking, context=_reader(request)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class BookingDetailView(APIView):
@@ -440,7 +458,11 @@ class BookingDetailView(APIView):
         responses={200: BookingSerializer, **error_responses({404: "not_found"})},
     )
     def get(self, request: Request, pk) -> Response:
-        return Response(BookingSerializer(_visible(request, pk)).data)
+        return Response(
+            BookingSerializer(
+                _visible(request, pk), context={**_reader(request), "checkout": True}
+            ).data
+        )
 
 
 class BookingCancelView(APIView):
@@ -465,7 +487,7 @@ class BookingCancelView(APIView):
         booking = services.cancel_booking(
             booking_id=pk, actor=request.user, reason=body.validated_data["reason"]
         )
-        return Response(BookingSerializer(booking).data)
+        return Response(BookingSerializer(booking, context=_reader(request)).data)
 
 
 class BookingJoinView(APIView):
@@ -491,7 +513,7 @@ class BookingJoinView(APIView):
         joined = services.join_booking(booking_id=pk, actor=request.user)
         return Response(
             {
-                "booking": BookingSerializer(joined.booking).data,
+                "booking": BookingSerializer(joined.booking, context=_reader(request)).data,
                 "consultation": ConsultationSerializer(
                     joined.consultation, context={"reader_id": request.user.id}
                 ).data,

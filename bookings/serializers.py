@@ -3,7 +3,7 @@
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import (
@@ -19,6 +19,7 @@ from bookings.models import (
     Status,
 )
 from consultants.models import Channel
+from wallets.payments import checkout_fields
 
 
 class SessionTypeSerializer(serializers.ModelSerializer):
@@ -106,22 +107,52 @@ class BookedSessionTypeSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField()
 
 
-class BookingPaymentSerializer(serializers.Serializer):
-    payment_id = serializers.UUIDField(source="id")
-    gateway = serializers.CharField()
+_LEFT_TO_PAY = (
+    "Paise: what is left to pay at the gateway (the price, or for `split` the price less "
+    "`wallet_amount`)."
+)
+
+
+class RazorpayBookingPaymentSerializer(serializers.Serializer):
+    """Razorpay's shape (also the offline gateway's): pay with Checkout, verify its signature."""
+
+    payment_id = serializers.UUIDField()
+    gateway = serializers.ChoiceField(choices=["razorpay"])
     gateway_order_id = serializers.CharField()
-    key_id = serializers.SerializerMethodField()
-    amount = serializers.IntegerField(
-        help_text="Paise: what is left to pay at the gateway (the price, or for `split` the "
-        "price less `wallet_amount`)."
-    )
+    key_id = serializers.CharField(allow_null=True, help_text="The Razorpay key id for checkout.")
+    amount = serializers.IntegerField(help_text=_LEFT_TO_PAY)
     currency = serializers.CharField()
     status = serializers.CharField()
 
-    def get_key_id(self, obj) -> str | None:
-        from django.conf import settings
 
-        return settings.RAZORPAY_KEY_ID
+class StripeBookingPaymentSerializer(serializers.Serializer):
+    """Stripe's shape (`PAYMENT_GATEWAY=stripe`): confirm the PaymentIntent with Stripe.js,
+    then verify with `payment_id` alone."""
+
+    payment_id = serializers.UUIDField()
+    gateway = serializers.ChoiceField(choices=["stripe"])
+    client_secret = serializers.CharField(
+        allow_null=True,
+        help_text="The PaymentIntent's client secret, for the booking's client only and while "
+        "the payment is `created`: in the answer to `POST /bookings` and on `GET /bookings/{id}` "
+        "(asked of Stripe again: it is not stored); null elsewhere (lists, frames, the "
+        "consultant), once paid, or when Stripe did not answer (read the booking again).",
+    )
+    publishable_key = serializers.CharField(help_text="Stripe's publishable key for Stripe.js.")
+    amount = serializers.IntegerField(help_text=_LEFT_TO_PAY)
+    currency = serializers.CharField()
+    status = serializers.CharField()
+
+
+BOOKING_PAYMENT = PolymorphicProxySerializer(
+    component_name="BookingPayment",
+    serializers={
+        "razorpay": RazorpayBookingPaymentSerializer,
+        "stripe": StripeBookingPaymentSerializer,
+    },
+    resource_type_field_name="gateway",
+    allow_null=True,
+)
 
 
 class BookingSerializer(serializers.ModelSerializer):
@@ -177,12 +208,27 @@ class BookingSerializer(serializers.ModelSerializer):
             return obj.price - obj.payment.amount
         return 0
 
-    @extend_schema_field(BookingPaymentSerializer(allow_null=True))
+    @extend_schema_field(BOOKING_PAYMENT)
     def get_payment(self, obj) -> dict | None:
+        """The gateway payment in the running gateway's shape (`wallets.payments.
+        checkout_fields`). Stripe's client secret goes only to the booking's client
+        (`context["reader_id"]`); `context["checkout"]` asks Stripe for it again (one booking's
+        GET: never a list's, which would call Stripe once a row) while the booking is pending."""
         if obj.payment_id is None:
             return None
-        data = BookingPaymentSerializer(obj.payment).data
-        return data
+        mine = obj.client_id is not None and self.context.get("reader_id") == obj.client_id
+        fields = checkout_fields(
+            obj.payment,
+            secret=mine,
+            fetch=mine and bool(self.context.get("checkout")) and obj.status == Status.PENDING,
+        )
+        fields.pop("offline", None)  # the pages' offline checkout: not in the API
+        shape = (
+            StripeBookingPaymentSerializer
+            if "client_secret" in fields
+            else RazorpayBookingPaymentSerializer
+        )
+        return shape(fields).data
 
 
 def booking_frame_data(booking: Booking) -> dict:

@@ -301,6 +301,9 @@ SPECTACULAR_SETTINGS = {
         "BookingStatusEnum": "bookings.models.Status",
         "BookingPartyEnum": "bookings.models.Party",
         "BookingPaymentMethodEnum": "bookings.models.PaymentMethod",
+        # A recharge's and a booking's payment share each gateway's one-value discriminator.
+        "RazorpayGatewayEnum": [("razorpay", "razorpay")],
+        "StripeGatewayEnum": [("stripe", "stripe")],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

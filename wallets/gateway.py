@@ -97,6 +97,11 @@ class PaymentGateway:
     def fetch_order_payments(self, order_id: str) -> list[dict]:
         raise NotImplementedError
 
+    def fetch_client_secret(self, order_id: str) -> str:
+        """What the browser confirms an order with, asked again (Stripe's PaymentIntent client
+        secret, which we never store). Razorpay's checkout needs none: empty."""
+        return ""
+
     def fetch_fees(self, payment_id: str) -> tuple[int, int] | None:
         """`(fee, tax)` in paise that the gateway keeps of a captured payment (`fee` includes
         `tax`), or None while the gateway does not know them yet."""

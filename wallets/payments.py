@@ -137,14 +137,26 @@ def create_recharge(*, user, amount: int) -> Payment:
     return payment
 
 
-def checkout_fields(payment: Payment) -> dict:
-    """What a client needs to pay a just-created payment, in the running gateway's shape
-    (CONTRACT.md "Wallet and payments"): Razorpay's (and the local gateway's) order id and key
-    id, or Stripe's client secret and publishable key. The only place outside this app's
-    gateway classes that tells the gateways apart: pages and the API show what it gives."""
+def checkout_fields(payment: Payment, *, fetch: bool = False, secret: bool = True) -> dict:
+    """What a client needs to pay a payment, in the running gateway's shape (CONTRACT.md
+    "Wallet and payments"): Razorpay's (and the local gateway's) order id and key id, or
+    Stripe's client secret and publishable key. The only place outside this app's gateway
+    classes that tells the gateways apart: pages and the API show what it gives.
+
+    Stripe's client secret is known only on the payment `create_recharge` just made (it is never
+    stored). For a payment shown again later, `fetch=True` asks the gateway for it (a network
+    call: never inside a transaction) while the payment is still `created`; otherwise, or when
+    the gateway does not answer, `client_secret` is None. `secret=False` is for showing the
+    payment to someone other than the one who pays it (a consultant, a socket frame): no
+    client secret (it lets its holder pay), and nothing fetched."""
     fields: dict[str, Any] = {"payment_id": payment.id, "gateway": payment.gateway}
     if payment.gateway == "stripe":
-        fields["client_secret"] = getattr(payment, "client_secret", "")
+        known = getattr(payment, "client_secret", None)
+        if not secret:
+            known = None
+        elif not known and fetch:
+            known = _fetch_client_secret(payment)
+        fields["client_secret"] = known or None
         fields["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
     else:
         fields["gateway_order_id"] = payment.gateway_order_id
@@ -153,6 +165,20 @@ def checkout_fields(payment: Payment) -> dict:
     if settings.PAYMENT_GATEWAY == "local":
         fields["offline"] = True  # pages pay it with the offline checkout (not in the API)
     return fields
+
+
+def _fetch_client_secret(payment: Payment) -> str | None:
+    gateway = get_gateway()
+    if payment.status != PaymentStatus.CREATED or gateway.name != payment.gateway:
+        return None  # paid, failed or another gateway's: nothing left to confirm here
+    try:
+        secret = gateway.fetch_client_secret(payment.gateway_order_id)
+    except GatewayError as exc:
+        # The page or API answer still renders; the client asks again (a reload) later.
+        logger.warning("client secret of %s not fetched: %s", payment.id, exc)
+        return None
+    payment.client_secret = secret  # for the rest of this request only
+    return secret or None
 
 
 def recharge_entry(payment: Payment) -> LedgerEntry | None:

@@ -126,6 +126,11 @@ class StripeGateway(PaymentGateway):
             return [{"id": charge_id, "order_id": intent["id"], "status": "failed"}]
         return []
 
+    def fetch_client_secret(self, order_id: str) -> str:
+        """The PaymentIntent's client secret, from Stripe (for a checkout shown again later)."""
+        intent = self._call(self.client.v1.payment_intents.retrieve, order_id)
+        return intent.get("client_secret") or ""
+
     def fetch_payment(self, payment_id: str) -> dict:
         return self._call(self.client.v1.charges.retrieve, payment_id)
 
