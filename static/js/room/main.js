@@ -47,7 +47,9 @@ class Room {
     socket.on("billing_tick", (frame) => ours(frame) && this.ticked(frame));
     socket.on("balance_low", (frame) => ours(frame) && this.parts.meter?.warn(true));
     socket.on("presence", (frame) => {
-      if (frame.user_id === config.peer.id) this.peerOnline(frame.is_online, true);
+      if (frame.user_id !== config.peer.id) return;
+      this.heard = { online: frame.is_online }; // newer than a state asked for before it came
+      this.peerOnline(frame.is_online, true);
     });
   }
 
@@ -104,6 +106,7 @@ class Room {
   // The status moved: the part of the page for the new one, from the server.
   async reloadBody() {
     const version = ++this.version;
+    const heard = this.heard;
     let html;
     try {
       html = await http.html(config.urls.body);
@@ -117,6 +120,7 @@ class Room {
     this.unmount();
     body.innerHTML = html;
     this.mount(readJson("room-state"));
+    if (heard !== this.heard) this.peerOnline(this.heard.online, false);
     if (before === this.status) return;
     announce(find(".room-status .badge")?.textContent.trim() || "");
     const heading = find("#receipt-title, #closed-title");
@@ -182,17 +186,18 @@ class Room {
   }
 
   async refreshState() {
+    const heard = this.heard;
     try {
-      this.applyState(await http.json(config.urls.state));
+      this.applyState(await http.json(config.urls.state), heard);
     } catch (error) {
       if (error.code === "not_authenticated") this.signedOut();
     }
   }
 
-  applyState(state) {
+  applyState(state, heard = this.heard) {
     if (state.consultation.status !== this.status) return this.reloadBody();
     this.parts.meter?.show(state.meter);
-    this.peerOnline(state.peer_online, false);
+    this.peerOnline(heard === this.heard ? state.peer_online : this.heard.online, false);
     if (this.status === "pending") {
       clearInterval(this.ringTimer);
       this.ring(state.ring_seconds_left);
