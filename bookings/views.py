@@ -24,6 +24,7 @@ from bookings.forms import BookingForm, CancelForm, ScheduleForm, SessionTypeFor
 from bookings.models import Booking, SessionType
 from config.errors import ApiError, message_for
 from consultants.services import profile_for
+from wallets.payments import checkout_fields
 from web.decorators import role_required
 
 # --- The consultant's session types and weekly hours --------------------------------------------
@@ -318,6 +319,36 @@ def _own_booking(request: HttpRequest, booking_id) -> tuple[Booking, str]:
     raise Http404
 
 
+def _checkout(request, booking: Booking, role: str) -> tuple[dict | None, dict | None]:
+    """What the page pays a pending booking with once the client asks (`?pay=1`), in the
+    running gateway's shape (`wallets.payments.checkout_fields`, which alone tells gateways
+    apart): Razorpay Checkout's order, or Stripe's PaymentIntent (its client secret asked of
+    Stripe again: never stored) for the Payment Element. Both verify at the wallet's verify and
+    come back here. The offline checkout (local mode) is a page of its own (`_payment_url`)."""
+    if not (
+        role == "client"
+        and booking.status == "pending"
+        and booking.payment_id
+        and request.GET.get("pay")
+    ):
+        return None, None
+    fields = checkout_fields(booking.payment, fetch=True)
+    back = reverse("web:booking", args=[booking.id])
+    if fields.get("offline"):
+        return None, None
+    if "client_secret" in fields:
+        if not fields["client_secret"]:  # Stripe did not answer: "Pay now" stays to try again
+            return None, None
+        return None, {**fields, "payment_id": str(booking.payment_id), "next": back}
+    return {
+        "key": fields["key_id"],
+        "order_id": fields["gateway_order_id"],
+        "amount": fields["amount"],
+        "currency": fields["currency"],
+        "next": back,
+    }, None
+
+
 @login_required
 @require_http_methods(["GET"])
 def booking_page(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
@@ -335,21 +366,7 @@ def _render_booking(request, booking: Booking, role: str, *, cancel_form=None, s
     live = booking.status in ("confirmed", "in_progress") and now < booking.end_at
     cancellable = booking.status in ("pending", "confirmed")
     refund = services.refund_for(booking=booking, cancelled_by=role, now=now) if cancellable else 0
-    payment = None
-    if (
-        role == "client"
-        and booking.status == "pending"
-        and booking.payment_id
-        and settings.PAYMENT_GATEWAY == "razorpay"
-        and request.GET.get("pay")
-    ):
-        payment = {
-            "key": settings.RAZORPAY_KEY_ID,
-            "order_id": booking.payment.gateway_order_id,
-            "amount": booking.payment.amount,
-            "currency": booking.payment.currency,
-            "next": reverse("web:booking", args=[booking.id]),
-        }
+    razorpay, stripe = _checkout(request, booking, role)
     return render(
         request,
         "bookings/booking.html",
@@ -364,7 +381,8 @@ def _render_booking(request, booking: Booking, role: str, *, cancel_form=None, s
             "refund": refund,
             "cancel_form": cancel_form or CancelForm(),
             "pay_url": _payment_url(booking) if booking.status == "pending" else None,
-            "razorpay": payment,
+            "razorpay": razorpay,
+            "stripe": stripe,
             "split": {
                 "held": booking.price - booking.payment.amount,
                 "rest": booking.payment.amount,

@@ -18,9 +18,18 @@ if (later) {
   }
 }
 
+// Set once the page is navigating away (a payment form posting to verify): the change that
+// posting causes must not reload this page under it, which would cancel the post and leave
+// the client on the checkout instead of where verify sends them.
+let leaving = false;
+window.addEventListener("beforeunload", () => {
+  leaving = true;
+});
+
 if (root) {
   const socket = connect();
   socket.on("booking_updated", ({ booking }) => {
+    if (leaving) return;
     if (booking && booking.id === root.dataset.id && booking.status !== root.dataset.status) {
       window.location.reload();
     }

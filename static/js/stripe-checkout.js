@@ -1,7 +1,9 @@
-// Stripe mode: mounts Stripe.js's Payment Element for the PaymentIntent the wallet page just
-// created, confirms it, then posts the payment's id to /wallet/verify/, where the platform asks
-// Stripe whether it succeeded and credits the wallet once. A payment method that needs another
-// page (a bank, a UPI app) comes back to /wallet/return/<payment id>/, which asks the same way.
+// Stripe mode: mounts Stripe.js's Payment Element for a PaymentIntent (the wallet's recharge, or
+// a pending booking's payment on its page: templates/wallets/_stripe_pay.html), confirms it,
+// then posts the payment's id to /wallet/verify/, where the platform asks Stripe whether it
+// succeeded and credits the wallet once (which confirms a booking paid by it), then goes on to
+// `next`. A payment method that needs another page (a bank, a UPI app) comes back to
+// /wallet/return/<payment id>/, which asks the same way.
 
 const form = document.getElementById("stripe-pay");
 
