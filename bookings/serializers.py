@@ -1,6 +1,7 @@
 """The bookings app's objects as the API (and the `booking_updated` frame) show them."""
 
 import json
+from zoneinfo import available_timezones
 
 from django.core.serializers.json import DjangoJSONEncoder
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
@@ -69,8 +70,20 @@ class WeeklyRangeSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(available_timezones()),
+        "description": "An IANA time zone name, like Asia/Kolkata.",
+    }
+)
+class TimezoneField(serializers.CharField):
+    """The names bookings.schedules.known_zone takes: the schema lists them (the server's own
+    tz database), so a client knows "0" or "Mars/Olympus" is refused before sending it."""
+
+
 class ScheduleSerializer(serializers.ModelSerializer):
-    timezone = serializers.CharField(help_text="An IANA time zone name, like Asia/Kolkata.")
+    timezone = TimezoneField()
     weekly = WeeklyRangeSerializer(many=True)
     unavailable_dates = serializers.ListField(child=serializers.DateField())
     min_notice_hours = serializers.IntegerField(min_value=0, max_value=168, default=2)

@@ -41,8 +41,9 @@ def _error(description: str) -> dict:
 
 def document_common_errors(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: the errors any operation can answer, documented
-    once here instead of on every view: 429 everywhere, 401 where a token is required, 400 for
-    a bad cursor on lists, and 400 (malformed JSON), 413 and 415 wherever a body is read."""
+    once here instead of on every view: 429 everywhere, 401 where a token is required or read,
+    400 for a bad cursor on lists, and 400 (malformed JSON), 413 and 415 wherever a body is
+    read."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",
@@ -66,6 +67,9 @@ def document_common_errors(result: dict, generator, request, public) -> dict:
             anonymous_allowed = security is None or {} in security or not security
             if not anonymous_allowed:
                 responses.setdefault("401", _error("`not_authenticated`, `token_not_valid`"))
+            elif any(requirement for requirement in security or []):
+                # Open to anyone, but a token that is sent is checked: an expired one is 401.
+                responses.setdefault("401", _error("`token_not_valid` (a token sent is checked)"))
             if any(p.get("name") == "cursor" for p in operation.get("parameters", [])):
                 responses.setdefault("400", _error("`invalid` (a cursor the server did not make)"))
             if "requestBody" in operation:
@@ -103,6 +107,10 @@ CROSS_FIELD_RULES: dict[str, dict] = {
         ]
     },
 }
+
+
+# Request objects whose serializers refuse a key they do not know (400 `invalid` naming it).
+CLOSED_OBJECTS = {"RatesRequest"}
 
 
 def _tighten_string(schema: dict) -> None:
@@ -147,8 +155,9 @@ def make_exact(result: dict, generator, request, public) -> dict:
     """drf-spectacular post-processing hook: the rules of the inputs that serializers and
     `OpenApiParameter`s leave out. Every request body's and query parameter's free-text string
     is NUL-free (and non-blank where required), every `page_size` is 1 to 100 (anything else
-    answers 400 `invalid`, config/pagination.py), and `category` lists the categories that
-    exist (read when the schema is made: operators add categories in the admin)."""
+    answers 400 `invalid`, config/pagination.py), `category` lists the categories that exist
+    (read when the schema is made: operators add categories in the admin), and the objects of
+    CLOSED_OBJECTS take no other keys."""
     from django.core.exceptions import SynchronousOnlyOperation
     from django.db import DatabaseError
 
@@ -168,6 +177,8 @@ def make_exact(result: dict, generator, request, public) -> dict:
         if name.endswith("Request"):
             _tighten(schema)
             schema.update(CROSS_FIELD_RULES.get(name, {}))
+            if name in CLOSED_OBJECTS:
+                schema["additionalProperties"] = False
             for field, prop in schema.get("properties", {}).items():
                 if field == "category" and categories:
                     prop.pop("pattern", None)

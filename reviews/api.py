@@ -87,6 +87,9 @@ class ReviewCreateView(APIView):
 
 class ConsultantReviewListView(generics.ListAPIView):
     permission_classes = [AllowAny]
+    # Public and the same for everyone: a token is not read (the schema says `auth=[]`), so an
+    # expired one is no 401 here, as on GET /categories.
+    authentication_classes: list = []
     serializer_class = ReviewSerializer
     filter_backends: list = []
 

@@ -129,3 +129,42 @@ def test_a_schedules_times_have_the_shape_the_server_takes(schema):
     for bad in ["24:00", "9:30", "25:00", "09:60", "99:99"]:
         assert not re.search(start, bad), bad
     assert not re.search(end, "24:30")
+
+
+def test_rates_take_only_the_channels_and_the_schema_says_so(schema, api):
+    from consultants.tests.factories import VerifiedConsultantFactory
+
+    # schemathesis: `rates: {"<any key>": …}` matched the schema and the server answered 400
+    assert schema["components"]["schemas"]["RatesRequest"]["additionalProperties"] is False
+    api.force_authenticate(VerifiedConsultantFactory().user)
+    answer = api.patch("/api/v1/consultants/me", {"rates": {"fax": 100}}, format="json")
+    assert answer.status_code == 400 and "rates" in answer.json()["fields"]
+
+
+def test_a_schedules_time_zone_is_one_the_schema_lists(schema, api):
+    from consultants.tests.factories import VerifiedConsultantFactory
+
+    # schemathesis: `timezone: "0"` matched the schema (any string) and the server answered 400
+    timezone = schema["components"]["schemas"]["ScheduleRequest"]["properties"]["timezone"]
+    assert timezone["allOf"] == [{"$ref": "#/components/schemas/TimezoneEnum"}]
+    zones = schema["components"]["schemas"]["TimezoneEnum"]["enum"]
+    assert "Asia/Kolkata" in zones and "0" not in zones and "Mars/Olympus" not in zones
+    api.force_authenticate(VerifiedConsultantFactory().user)
+    for zone, status in [("0", 400), (zones[-1], 200)]:
+        body = {"timezone": zone, "weekly": []}
+        assert api.put("/api/v1/consultants/me/schedule", body, format="json").status_code == status
+
+
+def test_public_reads_that_check_a_token_document_its_401(schema, api):
+    from consultants.tests.factories import VerifiedConsultantFactory
+
+    profile = VerifiedConsultantFactory()
+    assert "401" in schema["paths"]["/api/v1/consultants/{id}"]["get"]["responses"]
+    assert "401" not in schema["paths"]["/api/v1/categories"]["get"]["responses"]
+    reviews = schema["paths"]["/api/v1/consultants/{consultant_id}/reviews"]["get"]
+    assert "401" not in reviews["responses"]
+    api.credentials(HTTP_AUTHORIZATION="Bearer expired.or.forged")
+    answer = api.get(f"/api/v1/consultants/{profile.id}")
+    assert answer.status_code == 401 and answer.json()["code"] == "token_not_valid"
+    # the reviews list reads no token, as its schema says (`auth=[]`)
+    assert api.get(f"/api/v1/consultants/{profile.id}/reviews").status_code == 200
