@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import BIRTH_PLACE_MAX_CHARS, Role, User
+from accounts.permissions import signed_in_user
 from accounts.throttling import AuthRateThrottle
 from accounts.tokens import TokenPair, issue_tokens
 from config.clientip import client_ip
@@ -82,7 +83,9 @@ class BirthTimeField(StrictCharField):
 
     default_error_messages = {"invalid_time": _("Enter a time as HH:MM, e.g. 06:45 or 18:30.")}
 
-    def to_internal_value(self, data) -> time:
+    # A string field on the wire that parses into a `time`: DRF's stubs type a field's internal
+    # value by its base class (str), which this field deliberately changes.
+    def to_internal_value(self, data) -> time:  # type: ignore[override]
         match = _HH_MM.match(super().to_internal_value(data))
         if match is None:
             self.fail("invalid_time")
@@ -251,7 +254,9 @@ class PublicAuthView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, AuthRateThrottle]
+    # api_settings imports the dotted paths in DEFAULT_THROTTLE_CLASSES, so these are classes;
+    # the stubs type the setting as the strings written in settings.py.
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, AuthRateThrottle]  # type: ignore[list-item]
 
 
 _AUTH_ERRORS = {401: "not_authenticated", 405: "method_not_allowed"}
@@ -350,7 +355,7 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.logout(user=request.user, **serializer.validated_data)
+        services.logout(user=signed_in_user(request), **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -382,7 +387,7 @@ class MeView(APIView):
             raise serializers.ValidationError(_dotted(serializer.errors))
         data = serializer.validated_data
         user = services.update_account(
-            user=request.user,
+            user=signed_in_user(request),
             name=data.get("name"),
             phone=data.get("phone"),
             birth_details=data["birth_details"] if "birth_details" in data else services.UNCHANGED,
@@ -413,7 +418,7 @@ class MfaSetupView(APIView):
         serializer = MfaSetupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         secret, url = services.setup_mfa(
-            user=request.user,
+            user=signed_in_user(request),
             otp=serializer.validated_data.get("otp"),
             client_ip=client_ip(request),
         )
@@ -446,7 +451,7 @@ class MfaEnableView(APIView):
         serializer = OtpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.enable_mfa(
-            user=request.user, **serializer.validated_data, client_ip=client_ip(request)
+            user=signed_in_user(request), **serializer.validated_data, client_ip=client_ip(request)
         )
         return Response(UserSerializer(user).data)
 
@@ -473,6 +478,6 @@ class MfaDisableView(APIView):
         serializer = OtpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.disable_mfa(
-            user=request.user, **serializer.validated_data, client_ip=client_ip(request)
+            user=signed_in_user(request), **serializer.validated_data, client_ip=client_ip(request)
         )
         return Response(UserSerializer(user).data)

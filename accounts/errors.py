@@ -1,6 +1,8 @@
 """The accounts app's own contract codes (CONTRACT.md "Accounts"); shared codes are in
 `config/errors.py`."""
 
+from datetime import datetime
+
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import ApiError
@@ -28,7 +30,8 @@ class AccountLocked(ApiError):
     status_code = 423
     code = "account_locked"
     default_detail = _("Too many failed logins. Try again later.")
-    until = None  # when the lock ends (a datetime), for the pages to show in the viewer's zone
+    # When the lock ends, for the pages to show in the viewer's zone.
+    until: datetime | None = None
 
 
 class MfaRequired(ApiError):

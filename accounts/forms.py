@@ -50,7 +50,8 @@ class SignupForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         if data.get("password"):
             candidate = User(email=data.get("email", ""), name=data.get("name", ""))
             try:
@@ -202,6 +203,6 @@ class StaffLoginForm(AdminAuthenticationForm):
             raise ValidationError(message, code=error.code) from None
         self.confirm_login_allowed(user)
         # What Django's login() records in the session (the one backend there is).
-        user.backend = "accounts.backends.AccountBackend"
+        user.backend = "accounts.backends.AccountBackend"  # type: ignore[attr-defined]
         self.user_cache = user
         return self.cleaned_data

@@ -7,6 +7,8 @@ account or none, never a second one.
 
 import unicodedata
 import uuid
+from collections.abc import Collection
+from typing import Any, Self
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -31,7 +33,7 @@ def normalize_email(value: str) -> str:
     return unicodedata.normalize("NFKC", folded).strip()
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **fields):
@@ -52,7 +54,8 @@ class UserManager(BaseUserManager):
         fields.update(role=Role.ADMIN, is_staff=True, is_superuser=True)
         return self._create_user(email, password, **fields)
 
-    def get_by_natural_key(self, username: str):
+    # Django's backends call it only with a string (ModelBackend returns early on None).
+    def get_by_natural_key(self, username: str):  # type: ignore[override]
         return self.get(email=normalize_email(username))
 
 
@@ -101,8 +104,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    # Set by from_db on users read from the database (absent on a user being made: see save).
+    _loaded_is_active: bool | None
+    # AbstractBaseUser's: the new raw password until the save (None when there is none).
+    _password: str | None
+
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         user = super().from_db(db, field_names, values)
         user._loaded_is_active = user.__dict__.get("is_active")
         return user

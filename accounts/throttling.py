@@ -25,6 +25,7 @@ def auth_attempt_wait(request) -> float | None:
     """For sign-in forms outside DRF (a Django `HttpRequest`): None if this attempt is within
     the client address's THROTTLE_RATE_AUTH (and counts it), else the seconds to wait."""
     throttle = AuthRateThrottle()
-    if throttle.allow_request(request, None):
+    # A Django request, and no view: the throttle reads only the client address (request.META).
+    if throttle.allow_request(request, None):  # type: ignore[arg-type]
         return None
     return throttle.wait() or 1.0

@@ -89,7 +89,8 @@ def decode_refresh(raw: str) -> tuple[str, UUID]:
     Raises `TokenError` for anything else (a bad signature, an expired token, an access token,
     a missing claim). Whether it was used or logged out is for the caller to check."""
     try:
-        token = UserRefreshToken(raw)
+        # simplejwt annotates `token` as a Token, but decodes the encoded string it is given.
+        token = UserRefreshToken(raw)  # type: ignore[arg-type]
         jti = str(token[api_settings.JTI_CLAIM])
         user_id = UUID(str(token[api_settings.USER_ID_CLAIM]))
     except (KeyError, ValueError) as exc:

@@ -53,7 +53,8 @@ def home_for(user: User) -> str:
 def _throttled(request: HttpRequest) -> str | None:
     """The API's `auth` throttle (THROTTLE_RATE_AUTH per client IP), or None if allowed."""
     throttle = AuthRateThrottle()
-    if throttle.allow_request(request, None):
+    # A Django request, and no view: the throttle reads only the client address (request.META).
+    if throttle.allow_request(request, None):  # type: ignore[arg-type]
         return None
     wait = int(throttle.wait() or 1)
     return _("Too many attempts from your network. Try again in %(s)d seconds.") % {"s": wait}

@@ -214,7 +214,8 @@ def run(
                             now=now, batch_size=batch_size, announce_ticks=events
                         )
                 finally:
-                    connection._commit = original_commit
+                    # The private method watch_commits wrapped, put back.
+                    connection._commit = original_commit  # type: ignore[attr-defined]
             else:
                 report = services.bill_due_consultations(
                     now=now, batch_size=batch_size, announce_ticks=events

@@ -118,7 +118,7 @@ def _token(value: Any) -> str:
 
 
 Checker = Callable[[Any], Any]
-_SESSION = {"session_id": _uuid}
+_SESSION: dict[str, Checker] = {"session_id": _uuid}
 
 # Each checker's JSON Schema: what `GET /api/asyncapi.json` says about a field checked by it
 # (chat/asyncapi.py builds the client frames from SCHEMAS and these; chat/tests/test_asyncapi.py

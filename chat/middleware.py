@@ -36,7 +36,8 @@ def authenticate_token(raw: str):
     an active user, the password it was issued under), or None for anything else."""
     auth = JWTAuthentication()
     try:
-        token = auth.get_validated_token(raw)
+        # simplejwt annotates the raw token as bytes; PyJWT decodes str as well.
+        token = auth.get_validated_token(raw)  # type: ignore[arg-type]
         user = auth.get_user(token)
     except (InvalidToken, TokenError, AuthenticationFailed, ValueError):
         return None

@@ -120,7 +120,7 @@ def _install() -> None:
         return await original(self, scope, receive, checked_send)
 
     __call__._checks_frames = True  # type: ignore[attr-defined]
-    AsyncConsumer.__call__ = __call__  # type: ignore[method-assign]
+    AsyncConsumer.__call__ = __call__
 
 
 def pytest_configure(config) -> None:

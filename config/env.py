@@ -6,6 +6,7 @@ type asked for: a typo in production fails at start-up, not at the first request
 """
 
 import os
+from typing import overload
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -21,7 +22,12 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
+    """The variable's value, or `default` when it is not set (so a str default gives a str)."""
     value = _raw(name)
     return default if value is None else value
 

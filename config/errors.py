@@ -5,7 +5,7 @@ mapped here to the contract's codes; Django's 404/500 pages are JSON on `/api/` 
 """
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import exceptions as django_exceptions
 from django.core.exceptions import RequestDataTooBig
@@ -19,6 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config import metrics
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # str or a lazy translation
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,11 @@ class ApiError(exceptions.APIException):
     default_detail = _("Invalid input.")
 
     def __init__(
-        self, detail: str | None = None, *, status: int | None = None, headers: dict | None = None
+        self,
+        detail: "StrOrPromise | None" = None,
+        *,
+        status: int | None = None,
+        headers: dict | None = None,
     ):
         if not isinstance(detail, str | Promise | None):
             raise TypeError(
@@ -238,7 +245,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
 
     if isinstance(exc, exceptions.Throttled):
-        wait = exc.wait
+        wait = exc.wait  # type: ignore[attr-defined]  # Throttled.__init__ sets it; the stubs omit it
         response.data = error_body("throttled", "Too many requests. Try again later.")
         response["Retry-After"] = str(max(1, int(wait or 1) if wait is not None else 1))
         return response
@@ -274,7 +281,7 @@ def json_500(request: HttpRequest):
     return server_error(request)
 
 
-def json_400(request: HttpRequest, exception: Exception | None = None):
+def json_400(request: HttpRequest, exception: Exception):
     if _is_api(request):
         return JsonResponse(error_body("bad_request", "Bad request."), status=400)
     from django.views.defaults import bad_request
@@ -282,7 +289,7 @@ def json_400(request: HttpRequest, exception: Exception | None = None):
     return bad_request(request, exception)
 
 
-def json_403(request: HttpRequest, exception: Exception | None = None):
+def json_403(request: HttpRequest, exception: Exception):
     if _is_api(request):
         return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
     from django.views.defaults import permission_denied

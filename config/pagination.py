@@ -27,9 +27,11 @@ class PageSizeField(serializers.CharField):
 
     def __init__(self, *, default: int, maximum: int = MAX_PAGE_SIZE, **kwargs):
         self.maximum = maximum
-        super().__init__(required=False, default=default, **kwargs)
+        # The default is the internal value (an int), which DRF returns as it is.
+        super().__init__(required=False, default=default, **kwargs)  # type: ignore[arg-type]
 
-    def to_internal_value(self, data) -> int:
+    # A string on the wire that parses into an int (the stubs type it by CharField: str).
+    def to_internal_value(self, data) -> int:  # type: ignore[override]
         if not isinstance(data, str) or not _DIGITS.fullmatch(data):
             raise serializers.ValidationError(
                 f"A whole number from 1 to {self.maximum} is required."

@@ -1,6 +1,7 @@
 """OpenAPI pieces every app's views share: the error body and its documented responses."""
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -10,14 +11,16 @@ from rest_framework import serializers
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable snake_case error code (see CONTRACT.md).")
     detail = serializers.CharField(help_text="A message for people; not part of the contract.")
-    fields = serializers.DictField(
+    # The contract's `fields` key; the serializer's metaclass takes declared fields out of the
+    # class, so Serializer.fields (the stubs' BindingDict) is not replaced.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Per-field messages, on 400 `invalid` only.",
     )
 
 
-def error_responses(codes: dict[int, str | list[str]]) -> dict[int, OpenApiResponse]:
+def error_responses(codes: Mapping[int, str | list[str]]) -> dict[int, OpenApiResponse]:
     """`error_responses({400: "invalid", 409: ["email_taken", "conflict"]})` for extend_schema."""
     responses = {}
     for status_code, names in codes.items():

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,6 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError
 
+from accounts.permissions import signed_in_user
 from consultants import services
 from consultants.models import (
     Category,
@@ -36,12 +38,23 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# Shown and read-only alike (one tuple, so that neither can drift).
+_DOCUMENT_INLINE_FIELDS = (
+    "kind",
+    "original_name",
+    "content_type",
+    "size",
+    "uploaded_at",
+    "download",
+)
+
+
 class DocumentInline(admin.TabularInline):
     model = ConsultantDocument
     extra = 0
     can_delete = False
-    fields = ["kind", "original_name", "content_type", "size", "uploaded_at", "download"]
-    readonly_fields = fields
+    fields = _DOCUMENT_INLINE_FIELDS
+    readonly_fields = _DOCUMENT_INLINE_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -55,12 +68,16 @@ class DocumentInline(admin.TabularInline):
         return format_html('<a href="{}">Download</a>', url)
 
 
+# Shown and read-only alike (one tuple, so that neither can drift).
+_DECISION_INLINE_FIELDS = ("created_at", "decided_by", "is_verified", "reason", "via")
+
+
 class DecisionInline(admin.TabularInline):
     model = VerificationDecision
     extra = 0
     can_delete = False
-    fields = ["created_at", "decided_by", "is_verified", "reason", "via"]
-    readonly_fields = fields
+    fields = _DECISION_INLINE_FIELDS
+    readonly_fields = _DECISION_INLINE_FIELDS
     verbose_name_plural = "verification decisions (audit)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -143,7 +160,7 @@ class ConsultantProfileAdmin(admin.ModelAdmin):
         for profile in profiles:
             services.decide_verification(
                 profile=profile,
-                decided_by=request.user,
+                decided_by=signed_in_user(request),
                 is_verified=is_verified,
                 reason=reason,
                 via="admin",
@@ -177,7 +194,7 @@ class ConsultantProfileAdmin(admin.ModelAdmin):
             "form": form,
             "profiles": profiles,
             "action": action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "consultants/admin/reject.html", context)
 
@@ -220,7 +237,7 @@ class ConsultantProfileAdmin(admin.ModelAdmin):
             handle = document.file.open("rb")
         except FileNotFoundError:
             raise Http404("The file is missing from private storage.") from None
-        suffix = document.file.name.rsplit(".", 1)[-1]
+        suffix = (document.file.name or "").rsplit(".", 1)[-1]
         response = FileResponse(
             handle,
             as_attachment=True,

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdmin, IsConsultant
+from accounts.permissions import IsAdmin, IsConsultant, signed_in_user
 from config.errors import NotFound
 from config.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from config.schema import error_responses
@@ -143,7 +143,9 @@ class ConsultantSerializer(serializers.ModelSerializer):
 
     user_id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(source="user.name", read_only=True)
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    category: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
     specializations = serializers.ListField(child=serializers.CharField(), read_only=True)
     languages = serializers.ListField(child=serializers.CharField(), read_only=True)
     rates = RatesSerializer(source="*", read_only=True)
@@ -187,7 +189,7 @@ class ConsultantSerializer(serializers.ModelSerializer):
             "id": str(profile.id),
             "user_id": str(profile.user_id),
             "name": profile.user.name,
-            "category": profile.category.slug if profile.category_id else None,
+            "category": profile.category.slug if profile.category is not None else None,
             "specializations": list(profile.specializations or []),
             "languages": list(profile.languages or []),
             "bio": profile.bio,
@@ -370,7 +372,10 @@ class ConsultantListView(APIView):
             keys=selectors.sort_keys(params["ordering"]), name=params["ordering"]
         )
         rows = paginator.paginate_queryset(selectors.discover_consultants(filters=filters), request)
-        return paginator.get_paginated_response(ConsultantSerializer(rows, many=True).data)
+        # many=True makes a ListSerializer, whose data is a list; the stubs type the call as the
+        # one-object serializer (data: a dict).
+        data = ConsultantSerializer(rows, many=True).data
+        return paginator.get_paginated_response(data)  # type: ignore[arg-type]
 
 
 class ConsultantDetailView(APIView):
@@ -402,7 +407,7 @@ class MyProfileView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        profile = services.profile_for(user=request.user)
+        profile = services.profile_for(user=signed_in_user(request))
         return Response(ConsultantSerializer(profile).data)
 
     @extend_schema(
@@ -417,7 +422,7 @@ class MyProfileView(APIView):
     )
     def patch(self, request: Request) -> Response:
         changes = validated(ProfileUpdateSerializer(data=request.data))
-        profile = services.profile_for(user=request.user)
+        profile = services.profile_for(user=signed_in_user(request))
         profile = services.update_profile(profile=profile, changes=changes)
         return Response(ConsultantSerializer(profile).data)
 
@@ -445,7 +450,7 @@ class MyAvailabilityView(APIView):
     )
     def patch(self, request: Request) -> Response:
         body = validated(AvailabilitySerializer(data=request.data))
-        profile = services.profile_for(user=request.user)
+        profile = services.profile_for(user=signed_in_user(request))
         profile = services.set_availability(profile=profile, is_online=body["is_online"])
         return Response(ConsultantSerializer(profile).data)
 
@@ -480,7 +485,7 @@ class VerifyView(APIView):
             raise NotFound("No such consultant.")
         profile = services.decide_verification(
             profile=profile,
-            decided_by=request.user,
+            decided_by=signed_in_user(request),
             is_verified=body["is_verified"],
             reason=body.get("reason", ""),
             via="api",
@@ -503,7 +508,7 @@ class MyDocumentsView(generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return ConsultantDocument.objects.filter(profile__user=self.request.user)
+        return ConsultantDocument.objects.filter(profile__user=signed_in_user(self.request))
 
     @extend_schema(
         operation_id="consultants_me_documents_list",
@@ -540,6 +545,6 @@ class MyDocumentsView(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         body = validated(DocumentUploadSerializer(data=request.data))
-        profile = services.profile_for(user=request.user)
+        profile = services.profile_for(user=signed_in_user(request))
         document = services.add_document(profile=profile, kind=body["kind"], upload=body["file"])
         return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)

@@ -67,7 +67,7 @@ def card(profile: ConsultantProfile, labels: Labels) -> Card:
     state = "offline"
     if profile.is_online:
         state = "busy" if profile.is_busy else "online"
-    meta = [profile.category.label] if profile.category_id else []
+    meta = [profile.category.label] if profile.category is not None else []
     if profile.experience_years:
         years = profile.experience_years
         meta.append(ngettext("%(n)d year", "%(n)d years", years) % {"n": years})

@@ -222,7 +222,8 @@ def add_document(
             document.profile = profile
             upload.seek(0)
             document.file.save(f"document{suffix}", upload, save=False)
-            written.append(document.file.name)
+            if document.file.name:  # always, once saved: the name the storage chose
+                written.append(document.file.name)
             document.save()
     except BaseException:
         for name in written:

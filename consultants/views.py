@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from accounts.permissions import signed_in_user
 from config.errors import ApiError, message_for
 from consultants import selectors, services
 from consultants.cards import cards
@@ -75,7 +76,7 @@ def profile_editor(
     action = request.POST.get("action", "") if request.method == "POST" else ""
     initial = {
         "bio": profile.bio,
-        "category": profile.category.slug if profile.category_id else None,
+        "category": profile.category.slug if profile.category is not None else None,
         "specializations": profile.specializations,
         "languages": profile.languages,
         "experience_years": profile.experience_years,
@@ -149,7 +150,7 @@ def availability(request: HttpRequest) -> HttpResponse:
     from django.http import JsonResponse
 
     wants_json = "application/json" in request.headers.get("Accept", "")
-    profile = services.profile_for(user=request.user)
+    profile = services.profile_for(user=signed_in_user(request))
     try:
         profile = services.set_availability(
             profile=profile, is_online=request.POST.get("online") in ("on", "true", "1")

@@ -11,7 +11,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsConsultant
+from accounts.permissions import IsConsultant, signed_in_user
 from config.fields import StrictIntegerField
 from config.schema import error_responses
 from earnings import services
@@ -85,7 +85,7 @@ class EarningListView(generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return Earning.objects.filter(consultant__user=self.request.user).order_by(
+        return Earning.objects.filter(consultant__user=signed_in_user(self.request)).order_by(
             "-created_at", "-id"
         )
 
@@ -111,7 +111,9 @@ class PayoutView(generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return Payout.objects.filter(consultant=self.request.user).order_by("-created_at", "-id")
+        return Payout.objects.filter(consultant=signed_in_user(self.request)).order_by(
+            "-created_at", "-id"
+        )
 
     @extend_schema(
         operation_id="earnings_payouts_list",

@@ -8,7 +8,8 @@ from consultations.signals import consultation_ended
 from earnings import services
 
 
-@receiver(consultation_ended, dispatch_uid="earnings.record_earning")
+# IsolatedSignal has the connect() that `receiver` calls, though it is not a django Signal.
+@receiver(consultation_ended, dispatch_uid="earnings.record_earning")  # type: ignore[arg-type]
 def record_earning(sender, consultation, **kwargs):
     """In the ending transaction: the consultation's earning record. A booked consultation is
     paid through its booking (which records what it earns), not by the second."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -25,7 +24,7 @@ class Summary:
 
 def local_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     """[start, end) of the day containing `now` in `settings.TIME_ZONE`, as aware datetimes."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    zone = timezone.get_default_timezone()  # ZoneInfo(settings.TIME_ZONE)
     today = (now or timezone.now()).astimezone(zone).date()
     start = datetime.combine(today, time.min, tzinfo=zone)
     end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from accounts.permissions import signed_in_user
 from config.errors import ApiError, message_for
 from earnings.models import Earning, Payout
 from earnings.selectors import earnings_summary
@@ -36,7 +37,7 @@ class PayoutForm(forms.Form):
 @role_required("consultant")
 @require_http_methods(["GET", "POST"])
 def earnings(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     form = PayoutForm(request.POST or None)
     status = 200
     if request.method == "POST":

@@ -5,8 +5,8 @@ def site(request) -> dict:
     """What the layout needs on every page. The header's wallet figure is read only when a
     client's page renders it (a callable: one query, none for anyone else)."""
     user = getattr(request, "user", None)
-    signed_in = bool(user and user.is_authenticated)
-    is_client = signed_in and user.is_client
+    signed_in = user if user is not None and user.is_authenticated else None
+    is_client = signed_in is not None and signed_in.is_client
 
     def nav_balance() -> int | None:
         from wallets.services import wallet_for
@@ -20,6 +20,6 @@ def site(request) -> dict:
     return {
         "payment_gateway": settings.PAYMENT_GATEWAY,
         "is_client": is_client,
-        "is_consultant": signed_in and user.is_consultant,
+        "is_consultant": signed_in is not None and signed_in.is_consultant,
         "nav_balance": nav_balance,
     }

@@ -37,10 +37,12 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import signed_in_user
 from chat import selectors as chat_selectors
 from chat.rtc import ice_config
 from chat.serializers import message_data
@@ -64,7 +66,8 @@ MAX_PAGE = 50
 RECHARGE_PRESETS = (10000, 20000, 50000, 100000)  # paise: ₹100, ₹200, ₹500, ₹1,000
 
 
-STATUS_LABELS = {
+# Keyed by the status as stored (a str; Status members are equal to theirs).
+STATUS_LABELS: dict[str, Promise] = {
     Status.PENDING: gettext_lazy("Ringing"),
     Status.ACTIVE: gettext_lazy("In progress"),
     Status.ENDED: gettext_lazy("Ended"),
@@ -553,7 +556,7 @@ def review(request: HttpRequest, room: Room) -> HttpResponse:
         return _render(request, room, review_form=form, status=400)
     try:
         create_review(
-            client=request.user,
+            client=signed_in_user(request),
             consultation_id=room.consultation.id,
             rating=form.cleaned_data["rating"],
             comment=form.cleaned_data["comment"],
@@ -610,7 +613,7 @@ def recharge_pay(request: HttpRequest, room: Room, payment_id: uuid.UUID) -> Jso
     platform credits it only through the verify service, exactly as for Razorpay."""
     if settings.PAYMENT_GATEWAY != "local" or not room.is_client:
         return _error(404, "not_found", _("Not found."))
-    payment = Payment.objects.filter(id=payment_id, user=request.user).first()
+    payment = Payment.objects.filter(id=payment_id, user=signed_in_user(request)).first()
     if payment is None:
         return _error(404, "not_found", _("Not found."))
     if payment.status == PaymentStatus.CREATED:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from accounts.permissions import signed_in_user
 from bookings.views import offer_editor
 from consultants import selectors as consultant_selectors
 from consultants.cards import cards
@@ -169,7 +170,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from consultations.models import Status
     from earnings.selectors import earnings_summary
 
-    profile = profile_for(user=request.user)
+    profile = profile_for(user=signed_in_user(request))
     ringing = list(
         _own_consultations(request.user)
         .filter(consultant=profile, status=Status.PENDING)

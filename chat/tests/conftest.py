@@ -100,6 +100,7 @@ class Daphne:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                assert self.process.stderr is not None  # stderr=PIPE
                 raise RuntimeError(f"daphne exited: {self.process.stderr.read().decode()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):

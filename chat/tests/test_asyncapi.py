@@ -3,6 +3,7 @@
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -104,7 +105,7 @@ def test_the_objects_frames_carry_are_the_rest_apis(document):
 # --- chat/frames.py and the document agree ------------------------------------------------------
 
 # Per checker: values the parser must take, values it must refuse.
-VALUES = {
+VALUES: dict[frames.Checker, tuple[list[Any], list[Any]]] = {
     frames._uuid: ([str(uuid.uuid4())], ["nope", 7, None, ""]),
     frames._optional_uuid: ([str(uuid.uuid4()), None], ["nope", 3]),
     frames._body: (["hi", "x" * 4000], ["", "x" * 4001, 5, None, "a\x00b"]),

@@ -111,7 +111,7 @@ def _short_lived(user, seconds: float) -> str:
 
     from rest_framework_simplejwt.tokens import AccessToken
 
-    token = AccessToken(access_token(user))
+    token = AccessToken(access_token(user))  # type: ignore[arg-type]  # simplejwt decodes a str
     token.set_exp(lifetime=timedelta(seconds=seconds))
     return str(token)
 

@@ -35,7 +35,7 @@ def ended_consultation(
     # The row is made with no open consultation for this consultant or client left behind.
     with time_machine.travel(at, tick=False):
         started = at - timedelta(seconds=seconds)
-        consultation = ActiveConsultationFactory(
+        consultation = ActiveConsultationFactory.create(
             client=client,
             consultant=consultant,
             rate_per_minute=rate,

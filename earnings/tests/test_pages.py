@@ -122,7 +122,9 @@ def _upcoming_bookings(*, count: int, consultant=None, client=None):
     from consultants.tests.factories import VerifiedConsultantFactory
 
     for day in range(1, count + 1):
-        session_type = SessionTypeFactory(consultant=consultant or VerifiedConsultantFactory())
+        session_type = SessionTypeFactory.create(
+            consultant=consultant or VerifiedConsultantFactory()
+        )
         booking_row(
             session_type,
             client=client or ClientFactory(),

@@ -66,6 +66,7 @@ def tick(consultation, seconds: int) -> Consultation:
     """`seconds` of talk pass, then the billing tick runs (as Celery beat would)."""
     back = timedelta(seconds=seconds)
     row = Consultation.objects.get(id=consultation.id)
+    assert row.started_at is not None and row.last_billed_at is not None  # it is active
     Consultation.objects.filter(id=row.id).update(
         started_at=row.started_at - back, last_billed_at=row.last_billed_at - back
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,7 +112,9 @@ class Command(BaseCommand):
                             send_message(
                                 session_id=c.id,
                                 sender_id=user(sender).id,
-                                client_msg_id=f"00000000-0000-4000-8000-{n:04d}{len(body):08d}",
+                                client_msg_id=uuid.UUID(
+                                    f"00000000-0000-4000-8000-{n:04d}{len(body):08d}"
+                                ),
                                 body=body,
                             )
                     clock.shift(timedelta(minutes=minutes, seconds=17))
@@ -140,9 +143,11 @@ class Command(BaseCommand):
         offer = SessionType.objects.filter(consultant=profile("coach.mehta"), is_active=True)
         return {
             "booking": booking.id if booking else None,
-            "session_type": offer.order_by("-price").first().id if offer.exists() else None,
+            "session_type": offer.order_by("-price").values_list("id", flat=True).first(),
             "profile": profile("jyotish.rao").id,
-            "consultation": Consultation.objects.filter(status=Status.ENDED).first().id,
+            "consultation": Consultation.objects.filter(status=Status.ENDED)
+            .values_list("id", flat=True)
+            .first(),
             "payment": payment.id,
         }
 
@@ -383,6 +388,7 @@ class RoomShots:
 
         back = timedelta(seconds=seconds)
         row = Consultation.objects.get(id=consultation.id)
+        assert row.started_at is not None and row.last_billed_at is not None  # it is active
         Consultation.objects.filter(id=row.id).update(
             started_at=row.started_at - back, last_billed_at=row.last_billed_at - back
         )
