@@ -15,7 +15,7 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 SESSIONS ?= 40000
 SOCKETS ?= 500
 
-.PHONY: schemathesis tools chaos run test lint fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
+.PHONY: schemathesis tools chaos run test lint typecheck fmt worker beat migrate demo bench schema check-deploy compose-check clean screenshots
 
 # Development defaults for the commands that start the platform; production sets DEBUG=0 and
 # a real SECRET_KEY in the environment, which win.
@@ -61,6 +61,14 @@ schemathesis: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy with the django-stubs and DRF plugins (pyproject.toml [tool.mypy]). The Django plugin
+# imports config.settings, so it runs with DEBUG=1 (a production environment is not needed to
+# read the types; nothing connects). The cache is .mypy_cache/ in the checkout: a cold run is
+# about 2 minutes of one core, a warm one seconds.
+typecheck: $(STAMP)
+	DEBUG=1 $(BIN)/mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -34,7 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsConsultant
+from accounts.permissions import IsConsultant, signed_in_user
 from bookings import schedules, selectors, services, slots
 from bookings.models import Booking, PaymentMethod, SessionType, Status
 from bookings.serializers import (
@@ -114,7 +114,7 @@ class MySessionTypesView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         return _page(self, request, SessionType.objects.filter(consultant=profile, is_active=True))
 
     @extend_schema(
@@ -128,7 +128,7 @@ class MySessionTypesView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         created = schedules.create_session_type(consultant=profile, values=_body(request))
         return Response(SessionTypeSerializer(created).data, status=status.HTTP_201_CREATED)
 
@@ -160,7 +160,7 @@ class MySessionTypeView(APIView):
         },
     )
     def patch(self, request: Request, pk) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         changed = schedules.update_session_type(
             consultant=profile, session_type_id=pk, values=_body(request)
         )
@@ -178,7 +178,7 @@ class MySessionTypeView(APIView):
         },
     )
     def delete(self, request: Request, pk) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         schedules.deactivate_session_type(consultant=profile, session_type_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -196,7 +196,7 @@ class MyScheduleView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         schedule = schedules.schedule_of(profile) or schedules.empty_schedule(profile)
         return Response(ScheduleSerializer(schedule).data)
 
@@ -213,7 +213,7 @@ class MyScheduleView(APIView):
         },
     )
     def put(self, request: Request) -> Response:
-        profile = profile_for(user=request.user)
+        profile = profile_for(user=signed_in_user(request))
         schedule = schedules.set_schedule(consultant=profile, values=_body(request))
         return Response(ScheduleSerializer(schedule).data)
 
@@ -253,7 +253,7 @@ class SlotsView(APIView):
         session_type_id = _uuid(params.get("session_type"), "session_type", errors)
         first = _date(params.get("from"), "from", errors)
         last = _date(params.get("to"), "to", errors)
-        if errors:
+        if errors or session_type_id is None:  # (None only with an error)
             raise serializers.ValidationError(errors)
         session_type = SessionType.objects.filter(
             consultant=profile, id=session_type_id, is_active=True
@@ -346,7 +346,8 @@ def _reader(request: Request) -> dict:
 
 
 def _visible(request: Request, pk) -> Booking:
-    visible = Booking.objects.all() if request.user.is_admin else _bookings_of(request.user)
+    user = signed_in_user(request)
+    visible = Booking.objects.all() if user.is_admin else _bookings_of(user)
     booking = visible.select_related("payment").filter(id=pk).first()
     if booking is None:
         raise NotFound("No such booking.")
@@ -382,9 +383,9 @@ class BookingListView(APIView):
         query.is_valid(raise_exception=True)
         role = query.validated_data.get("role")
         if role == "client":
-            rows = Booking.objects.filter(client=request.user)
+            rows = Booking.objects.filter(client=signed_in_user(request))
         elif role == "consultant":
-            rows = Booking.objects.filter(consultant__user=request.user)
+            rows = Booking.objects.filter(consultant__user=signed_in_user(request))
         else:
             rows = _bookings_of(request.user)
         if "status" in query.validated_data:
@@ -438,7 +439,7 @@ class BookingListView(APIView):
         body = BookRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         booking = services.book(
-            client=request.user,
+            client=signed_in_user(request),
             session_type_id=body.validated_data["session_type_id"],
             start_at=body.validated_data["start_at"],
             payment_method=body.validated_data["payment_method"],
@@ -485,7 +486,7 @@ class BookingCancelView(APIView):
         body = CancelRequestSerializer(data=request.data or {})
         body.is_valid(raise_exception=True)
         booking = services.cancel_booking(
-            booking_id=pk, actor=request.user, reason=body.validated_data["reason"]
+            booking_id=pk, actor=signed_in_user(request), reason=body.validated_data["reason"]
         )
         return Response(BookingSerializer(booking, context=_reader(request)).data)
 
@@ -510,7 +511,7 @@ class BookingJoinView(APIView):
         },
     )
     def post(self, request: Request, pk) -> Response:
-        joined = services.join_booking(booking_id=pk, actor=request.user)
+        joined = services.join_booking(booking_id=pk, actor=signed_in_user(request))
         return Response(
             {
                 "booking": BookingSerializer(joined.booking, context=_reader(request)).data,

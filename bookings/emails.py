@@ -30,6 +30,12 @@ from bookings.models import Booking, BookingEmail, Notice
 logger = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=5)
+# An invitation's SEQUENCE: 0 for the confirmation and its reminders, 1 for any later change.
+_FIRST_SEQUENCE: dict[str, int] = {
+    Notice.CONFIRMED: 0,
+    Notice.REMINDER_24H: 0,
+    Notice.REMINDER_15M: 0,
+}
 
 
 def send_after_commit(email_id: int) -> None:
@@ -146,7 +152,7 @@ def invitation(booking: Booking, notice: str) -> bytes:
     # The sequence rises with each change, so a calendar replaces the earlier invitation.
     event.add(
         "sequence",
-        {Notice.CONFIRMED: 0, Notice.REMINDER_24H: 0, Notice.REMINDER_15M: 0}.get(notice, 1),
+        _FIRST_SEQUENCE.get(notice, 1),
     )
     organizer = vCalAddress(f"mailto:{settings.DEFAULT_FROM_EMAIL}")
     event["organizer"] = organizer

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -133,8 +134,9 @@ class ScheduleForm(forms.Form):
         ]
 
     def clean(self):
-        data = super().clean()
-        weekly = []
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
+        weekly: list[dict[str, Any]] = []
         for number, (key, _label) in enumerate(WEEKDAYS):
             text = data.get(key) or ""
             for part in filter(None, (p.strip() for p in text.split(","))):
@@ -200,14 +202,14 @@ class BookingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.split_offered = split_label is not None
         if self.split_offered:
-            self.fields["pay_with"].choices = [
+            cast(forms.ChoiceField, self.fields["pay_with"]).choices = [
                 ("wallet", _("Wallet")),
                 ("gateway", _("Card / UPI")),
                 ("split", split_label),
             ]
             self.fields["pay_with"].initial = "split"
         self.slots = {slot.start_at.isoformat(): slot for slot in slots}
-        self.fields["slot"].choices = [
+        cast(forms.ChoiceField, self.fields["slot"]).choices = [
             (key, slot_label(slot.start_at)) for key, slot in self.slots.items()
         ]
         self.fields["slot"].error_messages["invalid_choice"] = _(

@@ -171,7 +171,7 @@ def clean_schedule(values: dict[str, Any]) -> dict[str, Any]:
                 if not isinstance(value, str) or not HHMM.fullmatch(value):
                     errors[f"{where}.{name}"] = [_("A time as HH:MM (00:00 to 24:00).")]
                     bad = True
-            if bad:
+            if bad or not isinstance(start, str) or not isinstance(end, str):  # (bad says so)
                 continue
             if start == "24:00":
                 errors[f"{where}.start"] = [_("A range cannot start at 24:00.")]

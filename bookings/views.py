@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError
 
+from accounts.permissions import signed_in_user
 from bookings import pages, schedules
 from bookings.forms import BookingForm, CancelForm, ScheduleForm, SessionTypeForm, attach_errors
 from bookings.models import Booking, SessionType
@@ -102,7 +103,7 @@ def _session_type_id(data) -> uuid.UUID | None:
 def editor(request: HttpRequest) -> HttpResponse:
     """The consultant's bookings: the upcoming ones, and what they sell and when (the same
     editors as the profile page's, `offer_editor`)."""
-    profile = profile_for(user=request.user)
+    profile = profile_for(user=signed_in_user(request))
     answer, context, status = offer_editor(
         request, profile, back=reverse("web:dashboard-bookings") + "#main"
     )
@@ -185,7 +186,7 @@ def new_booking(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 booking = services.book(
-                    client=request.user,
+                    client=signed_in_user(request),
                     session_type_id=session_type.id,
                     start_at=form.start_at(),
                     payment_method=form.cleaned_data["pay_with"],
@@ -330,6 +331,7 @@ def _checkout(request, booking: Booking, role: str) -> tuple[dict | None, dict |
         and booking.status == "pending"
         and booking.payment_id
         and request.GET.get("pay")
+        and booking.payment is not None  # (it has one: payment_id; read just below anyway)
     ):
         return None, None
     fields = checkout_fields(booking.payment, fetch=True)
@@ -387,7 +389,7 @@ def _render_booking(request, booking: Booking, role: str, *, cancel_form=None, s
                 "held": booking.price - booking.payment.amount,
                 "rest": booking.payment.amount,
             }
-            if booking.payment_method == "split" and booking.payment_id
+            if booking.payment_method == "split" and booking.payment is not None
             else None,
             "policy": _policy(),
         },
@@ -407,7 +409,7 @@ def cancel_booking(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
         return _render_booking(request, booking, role, cancel_form=form, status=400)
     try:
         booking = services.cancel_booking(
-            booking_id=booking.id, actor=request.user, reason=form.cleaned_data["reason"]
+            booking_id=booking.id, actor=signed_in_user(request), reason=form.cleaned_data["reason"]
         )
     except ApiError as error:
         if error.status_code == 404:
@@ -434,7 +436,7 @@ def join_booking(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
 
     booking, _role = _own_booking(request, booking_id)
     try:
-        joined = services.join_booking(booking_id=booking.id, actor=request.user)
+        joined = services.join_booking(booking_id=booking.id, actor=signed_in_user(request))
     except ApiError as error:
         if error.status_code == 404:
             raise Http404 from None

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import signed_in_user
 from config.errors import NotFound
 from config.fields import StrictCharField
 from config.schema import error_responses
@@ -53,7 +54,7 @@ def _start(request: Request) -> Response:
     body = StartSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     consultation = services.start_consultation(
-        client=request.user,
+        client=signed_in_user(request),
         consultant_id=body.validated_data["consultant_id"],
         channel=body.validated_data["channel"],
     )
@@ -77,7 +78,7 @@ class ConsultationListView(generics.GenericAPIView):
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Consultation]:
-        user = self.request.user
+        user = signed_in_user(self.request)
         query = ListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         role = query.validated_data.get("role")
@@ -131,9 +132,8 @@ class ConsultationDetailView(APIView):
         responses={200: ConsultationSerializer, **error_responses({404: "not_found"})},
     )
     def get(self, request: Request, pk) -> Response:
-        visible = (
-            Consultation.objects.all() if request.user.is_admin else own_consultations(request.user)
-        )
+        user = signed_in_user(request)
+        visible = Consultation.objects.all() if user.is_admin else own_consultations(user)
         consultation = visible.filter(id=pk).first()
         if consultation is None:
             raise NotFound()
@@ -152,7 +152,9 @@ class AcceptView(APIView):
         responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
     )
     def post(self, request: Request, pk) -> Response:
-        consultation = services.accept_consultation(consultation_id=pk, actor=request.user)
+        consultation = services.accept_consultation(
+            consultation_id=pk, actor=signed_in_user(request)
+        )
         return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
@@ -163,7 +165,9 @@ class DeclineView(APIView):
         responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
     )
     def post(self, request: Request, pk) -> Response:
-        consultation = services.decline_consultation(consultation_id=pk, actor=request.user)
+        consultation = services.decline_consultation(
+            consultation_id=pk, actor=signed_in_user(request)
+        )
         return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
@@ -174,7 +178,9 @@ class CancelView(APIView):
         responses={200: ConsultationSerializer, **TRANSITION_ERRORS},
     )
     def post(self, request: Request, pk) -> Response:
-        consultation = services.cancel_consultation(consultation_id=pk, actor=request.user)
+        consultation = services.cancel_consultation(
+            consultation_id=pk, actor=signed_in_user(request)
+        )
         return Response(ConsultationSerializer(consultation, context=_reader(request)).data)
 
 
@@ -199,8 +205,9 @@ class EndView(APIView):
     def post(self, request: Request, pk) -> Response:
         """Bills the final seconds: it moves money, so an `Idempotency-Key` makes a retry
         answer the first 200 again; a repeated end without one answers 409 `invalid_state`."""
-        result = services.end_consultation(consultation_id=pk, actor=request.user)
-        result.consultation.remaining_balance = result.remaining_balance
+        result = services.end_consultation(consultation_id=pk, actor=signed_in_user(request))
+        # Read by EndedConsultationSerializer's remaining_balance (not a model field).
+        result.consultation.remaining_balance = result.remaining_balance  # type: ignore[attr-defined]
         return Response(
             EndedConsultationSerializer(result.consultation, context=_reader(request)).data
         )

@@ -207,6 +207,7 @@ def plan_charge(
 def plan_for(consultation: Consultation, *, funds: int, now: datetime) -> Plan:
     """`plan_charge` for a model instance (accepting, tests)."""
     c = consultation
+    assert c.started_at is not None, "only a started consultation has a plan"
     return plan_charge(
         kind=c.kind,
         rate=c.rate_per_minute,
@@ -568,9 +569,9 @@ def write_billing_state(columns: list[list], *, now: datetime) -> None:
             Consultation.objects.filter(id=values[0]).update(**fields, updated_at=now)
         return
     table = Consultation._meta.db_table
-    names = [("id", "uuid"), *BILLING_FIELDS]
-    unnest = ", ".join(f"%b::{kind}[]" for _, kind in names)
-    aliases = ", ".join(name for name, _ in names)
+    typed = [("id", "uuid"), *BILLING_FIELDS]  # (column, PostgreSQL type)
+    unnest = ", ".join(f"%b::{kind}[]" for _, kind in typed)
+    aliases = ", ".join(name for name, _ in typed)
     assignments = ", ".join(
         "last_billed_at = GREATEST(c.last_billed_at, v.last_billed_at)"
         if name == "last_billed_at"

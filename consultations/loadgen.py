@@ -61,10 +61,12 @@ def create_active_sessions(
                 for i in range(size)
             )
             profiles = []
+            chat_rates: list[int] = []
             for user in consultant_users:
+                chat_rates.append(rng.randint(*rates))
                 profile = ConsultantProfile(
                     user=user,
-                    rate_chat=rng.randint(*rates),
+                    rate_chat=chat_rates[-1],
                     is_verified=True,
                     verified_at=started_at,
                     is_online=True,
@@ -99,12 +101,12 @@ def create_active_sessions(
                     consultant=profile,
                     channel="chat",
                     status=Status.ACTIVE,
-                    rate_per_minute=profile.rate_chat,
+                    rate_per_minute=rate,
                     requested_at=started_at,
                     started_at=started_at,
                     last_billed_at=started_at,
                 )
-                for client, profile in zip(clients, profiles, strict=True)
+                for client, profile, rate in zip(clients, profiles, chat_rates, strict=True)
             )
             ids.extend(row.id for row in rows)
     return ids

@@ -376,13 +376,13 @@ def sweep_presence(
     if user_ids is not None:
         user_ids = list(user_ids)
         rows = rows.filter(Q(client_id__in=user_ids) | Q(consultant__user_id__in=user_ids))
-    rows = list(
+    parties = list(
         rows.values_list(
             "client_id", "client_absent_since", "consultant__user_id", "consultant_absent_since"
         )
     )
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
+    for start in range(0, len(parties), batch_size):
+        batch = parties[start : start + batch_size]
         sides = [(c, ca) for c, ca, _, _ in batch] + [(u, ua) for _, _, u, ua in batch]
         found = seen([user_id for user_id, _ in sides], now=store_now)
         for user_id, absent_since in sides:

@@ -29,6 +29,6 @@ def reads_client_birth_details(*, consultation: Consultation, reader_id: Any) ->
     if str(reader_id) == str(consultation.client_id):
         return False
     profile = consultation.consultant
-    if str(profile.user_id) != str(reader_id) or profile.category_id is None:
+    if str(profile.user_id) != str(reader_id) or profile.category is None:
         return False
     return profile.category.slug == ASTROLOGY

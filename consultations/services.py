@@ -616,6 +616,7 @@ def record_presence(*, user_id, online: bool, at: datetime | None = None) -> Con
                 return consultation
             setattr(consultation, field, at)
             if consultation.status == Status.ACTIVE:  # ends then unless they come back
+                assert consultation.started_at is not None  # an active consultation has started
                 gone_at = max(at, consultation.started_at) + timedelta(
                     seconds=settings.DISCONNECT_TIMEOUT_SECONDS
                 )

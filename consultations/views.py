@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 from accounts.forms import BirthDetailsForm
+from accounts.permissions import signed_in_user
 from config.errors import ApiError, message_for
 from consultants.models import Channel, ConsultantProfile
 from consultations import services
@@ -55,12 +56,14 @@ def start(request: HttpRequest) -> HttpResponse:
         return offer
     try:
         consultation = services.start_consultation(
-            client=request.user, consultant_id=consultant_id, channel=channel
+            client=signed_in_user(request), consultant_id=consultant_id, channel=channel
         )
     except ApiError as error:
         if error.code == "client_busy":
             open_one = (
-                Consultation.objects.filter(client=request.user, status__in=OPEN_STATUSES)
+                Consultation.objects.filter(
+                    client=signed_in_user(request), status__in=OPEN_STATUSES
+                )
                 .only("id")
                 .first()
             )
@@ -87,7 +90,7 @@ def _birth_details_offer(request: HttpRequest, consultant_id: str, channel: str)
     (DESIGN.md: asked once, before the first astrology chat). Skippable; saved through the
     same service as the account page. None when there is nothing to offer (or it was answered:
     the consultation starts)."""
-    user = request.user
+    user = signed_in_user(request)
     answer = request.POST.get("birth_offer", "")
     if user.birth_date is not None or answer == "skip" or not _is_uuid(consultant_id):
         return None
@@ -128,7 +131,7 @@ def answer(request: HttpRequest, consultation_id: uuid.UUID, decision: str) -> H
         services.accept_consultation if decision == "accept" else services.decline_consultation
     )
     try:
-        consultation = service(consultation_id=consultation_id, actor=request.user)
+        consultation = service(consultation_id=consultation_id, actor=signed_in_user(request))
     except ApiError as error:
         if error.code == "not_found":
             raise Http404 from None
@@ -151,7 +154,7 @@ def incoming(request: HttpRequest, consultation_id: uuid.UUID) -> HttpResponse:
 
     consultation = (
         Consultation.objects.select_related("client")
-        .filter(id=consultation_id, consultant__user=request.user, status=Status.PENDING)
+        .filter(id=consultation_id, consultant__user=signed_in_user(request), status=Status.PENDING)
         .first()
     )
     if consultation is None:

@@ -50,10 +50,14 @@ def ledger_rows(reference_type: str, reference_id, people: dict) -> list[tuple]:
     return rows
 
 
+# Shown and read-only alike (one tuple, so that neither can drift).
+_ENTRY_INLINE_FIELDS = ("account", "kind", "amount", "balance_after", "created_at")
+
+
 class EntryInline(admin.TabularInline):
     model = LedgerEntry
-    fields = ["account", "kind", "amount", "balance_after", "created_at"]
-    readonly_fields = fields
+    fields = _ENTRY_INLINE_FIELDS
+    readonly_fields = _ENTRY_INLINE_FIELDS
     extra = 0
     can_delete = False
 
@@ -190,10 +194,21 @@ class HoldAdmin(ReadOnlyAdmin):
     search_fields = ["account__user__email", "reference_id", "idempotency_key"]
 
 
+# Shown and read-only alike (one tuple, so that neither can drift).
+_REFUND_INLINE_FIELDS = (
+    "amount",
+    "status",
+    "reason",
+    "gateway_refund_id",
+    "created_by",
+    "created_at",
+)
+
+
 class RefundInline(admin.TabularInline):
     model = Refund
-    fields = ["amount", "status", "reason", "gateway_refund_id", "created_by", "created_at"]
-    readonly_fields = fields
+    fields = _REFUND_INLINE_FIELDS
+    readonly_fields = _REFUND_INLINE_FIELDS
     extra = 0
     can_delete = False
 

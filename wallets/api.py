@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from accounts.permissions import IsAdmin, IsClient
+from accounts.permissions import IsAdmin, IsClient, signed_in_user
 from config.errors import NotFound
 from config.fields import StrictCharField, StrictIntegerField
 from config.schema import error_responses
@@ -473,7 +473,7 @@ class TransactionListView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return LedgerEntry.objects.none()
         return (
-            LedgerEntry.objects.filter(account__user=self.request.user)
+            LedgerEntry.objects.filter(account__user=signed_in_user(self.request))
             .select_related("transaction")
             .order_by("-created_at", "-id")
         )
@@ -494,7 +494,9 @@ class PaymentListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Payment.objects.none()
-        return Payment.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+        return Payment.objects.filter(user=signed_in_user(self.request)).order_by(
+            "-created_at", "-id"
+        )
 
     @extend_schema(
         responses={200: PaymentSerializer(many=True), **error_responses({401: "not_authenticated"})}
@@ -516,7 +518,7 @@ class PaymentRefundListView(generics.ListAPIView):
         except ValueError:
             raise NotFound() from None
         payment = Payment.objects.filter(id=payment_id).first()
-        user = self.request.user
+        user = signed_in_user(self.request)
         if payment is None or not (user.is_admin or payment.user_id == user.id):
             raise NotFound()
         return Refund.objects.filter(payment=payment).order_by("-created_at", "-id")

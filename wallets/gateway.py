@@ -24,6 +24,7 @@ from typing import Any
 import razorpay
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 # (connect, read) seconds for every call to Razorpay.
 TIMEOUT = (5, 15)
@@ -60,9 +61,18 @@ def hmac_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def razorpay_secret(name: str) -> str:
+    """`settings.RAZORPAY_KEY_SECRET` or `settings.RAZORPAY_WEBHOOK_SECRET`: always set when a
+    gateway that signs with them runs (config/deploy.py refuses to start without them)."""
+    value = getattr(settings, name)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} is not set (config/deploy.py).")
+    return value
+
+
 def payment_signature(order_id: str, payment_id: str, secret: str | None = None) -> str:
     """The signature Razorpay's checkout hands the client for a paid order."""
-    key = secret if secret is not None else settings.RAZORPAY_KEY_SECRET
+    key = secret if secret is not None else razorpay_secret("RAZORPAY_KEY_SECRET")
     return hmac_hex(key, f"{order_id}|{payment_id}".encode())
 
 
@@ -121,7 +131,7 @@ class PaymentGateway:
         return _equal(payment_signature(order_id, payment_id), signature)
 
     def verify_webhook_signature(self, *, body: bytes, signature: str) -> bool:
-        return _equal(hmac_hex(settings.RAZORPAY_WEBHOOK_SECRET, body), signature)
+        return _equal(hmac_hex(razorpay_secret("RAZORPAY_WEBHOOK_SECRET"), body), signature)
 
 
 class RazorpayGateway(PaymentGateway):

@@ -249,6 +249,10 @@ CREDITED_PAYMENT_STATUSES = [
 class Payment(models.Model):
     """A wallet recharge through the gateway: one gateway order, credited at most once."""
 
+    # Stripe's client secret, set on the instance for one request by wallets.payments (read with
+    # getattr: often absent); never a column. An annotation only: no attribute is made here.
+    client_secret: str | None
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"

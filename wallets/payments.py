@@ -78,7 +78,7 @@ RECONCILE_BUDGET_SECONDS = 600.0
 # bookings app confirms the booking an order was made for) without this app importing them.
 # Each hook runs in a savepoint of its own: one that raises is rolled back alone and logged, and
 # the credit stands (the money is the client's, in their wallet, whatever the hook did).
-CaptureHook = Callable[[Payment], None]
+CaptureHook = Callable[[Payment], object]  # what it returns is not used
 _capture_hooks: dict[str, CaptureHook] = {}
 
 
@@ -370,7 +370,8 @@ def handle_webhook(*, body: bytes, signature: str, event_id: str) -> str:
         raise Invalid("The body is not a JSON object.")
     if not event_id or len(event_id) > 128:
         event_id = "sha256:" + hashlib.sha256(body).hexdigest()
-    name = event.get("event") if isinstance(event.get("event"), str) else ""
+    raw_name = event.get("event")
+    name = raw_name if isinstance(raw_name, str) else ""
 
     with transaction.atomic(durable=True):
         try:

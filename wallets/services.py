@@ -564,9 +564,10 @@ def array_cursor(*, binary_results: bool = False):
         cursor = psycopg.Cursor(connection.connection)
         if binary_results:
             cursor.format = psycopg.pq.Format.BINARY
+        # Django wraps any DB-API cursor; the stubs name the wrapper as the argument's type.
         if connection.queries_logged:
-            return connection.make_debug_cursor(cursor)
-        return connection.make_cursor(cursor)
+            return connection.make_debug_cursor(cursor)  # type: ignore[arg-type]
+        return connection.make_cursor(cursor)  # type: ignore[arg-type]
     except (ImportError, AttributeError, TypeError) as exc:
         _warn_fallback(exc)
         return _ClientBoundCursor(connection.cursor())
@@ -735,15 +736,14 @@ def release(
     """
     if amount is not None:
         _check_amount(amount)
-    found = Hold.objects.filter(
-        **(
-            {"id": hold.id}
-            if hold is not None
-            else {"id": hold_id}
-            if hold_id is not None
-            else {"idempotency_key": idempotency_key}
-        )
-    ).first()
+    lookup: dict[str, object] = (
+        {"id": hold.id}
+        if hold is not None
+        else {"id": hold_id}
+        if hold_id is not None
+        else {"idempotency_key": idempotency_key}
+    )
+    found = Hold.objects.filter(**lookup).first()
     if found is None:
         raise Hold.DoesNotExist("no such hold")
     with transaction.atomic():

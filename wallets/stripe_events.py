@@ -54,7 +54,8 @@ def handle_stripe_webhook(*, body: bytes, signature: str) -> str:
         event = None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise Invalid("The body is not a Stripe event.")
-    name = event.get("type") if isinstance(event.get("type"), str) else ""
+    raw_name = event.get("type")
+    name = raw_name if isinstance(raw_name, str) else ""
     obj = _object(event)
     refunds = _charge_refunds(obj) if name == "charge.refunded" else []
 

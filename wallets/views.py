@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.permissions import signed_in_user
 from config.errors import ApiError, message_for
 from wallets import freezes, payments
 from wallets.forms import PRESETS, RechargeForm, TransactionFilterForm
@@ -86,7 +87,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
             else:
                 return _to_checkout(request, payment)
     account, freeze = freezes.wallet_and_freeze(user=user)  # (one query)
-    request.wallet = account  # the header shows the same figures (web.context_processors)
+    request.wallet = account  # type: ignore[attr-defined]  # the header shows the same figures (web.context_processors)
     filters = TransactionFilterForm(request.GET or None)
     rows, older = transactions(request, account, filters)
     return render(
@@ -233,7 +234,7 @@ def checkout(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     Checkout does, a captured payment and its signature, then the same verify service."""
     if settings.PAYMENT_GATEWAY != "local":
         raise Http404
-    payment = Payment.objects.filter(id=payment_id, user=request.user).first()
+    payment = Payment.objects.filter(id=payment_id, user=signed_in_user(request)).first()
     if payment is None:
         raise Http404
     if payment.status != PaymentStatus.CREATED:

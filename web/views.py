@@ -218,7 +218,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
     `/dashboard/bookings/`). Each form posts its own `action`; the editor it belongs to runs it
     and the others are drawn as they are. Composed here because consultants may not import
     bookings (ARCHITECTURE.md)."""
-    profile = profile_for(user=request.user)
+    profile = profile_for(user=signed_in_user(request))
     back = reverse("web:dashboard-profile") + "#main"  # the saved message, at the page's top
     answer, about, about_status = profile_editor(request, profile, back=back)
     if answer is not None:

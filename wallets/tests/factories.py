@@ -3,11 +3,9 @@
 import json
 import uuid
 
-from django.conf import settings
-
 from accounts.tests.factories import ClientFactory
 from wallets import keys, payments, services
-from wallets.gateway import LocalGateway, hmac_hex
+from wallets.gateway import LocalGateway, hmac_hex, razorpay_secret
 from wallets.models import AccountKind, EntryKind
 
 
@@ -115,7 +113,7 @@ def webhook_body(payment, gateway_payment_id: str, event: str = "payment.capture
 
 def webhook_headers(body: bytes, event_id: str | None = None) -> dict:
     return {
-        "HTTP_X_RAZORPAY_SIGNATURE": hmac_hex(settings.RAZORPAY_WEBHOOK_SECRET, body),
+        "HTTP_X_RAZORPAY_SIGNATURE": hmac_hex(razorpay_secret("RAZORPAY_WEBHOOK_SECRET"), body),
         "HTTP_X_RAZORPAY_EVENT_ID": event_id or f"evt_{uuid.uuid4().hex[:14]}",
     }
 
