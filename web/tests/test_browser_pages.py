@@ -1,6 +1,7 @@
 """Every page (UI.md, the room aside), in a real browser at a phone's width: every form
-field has a label, nothing scrolls sideways, no request leaves the site, and the page's CSS
-and JavaScript weigh under 100 KB uncompressed (ISSUE 11 "Speed")."""
+field has a label, nothing scrolls sideways, no request leaves the site, nothing breaks the
+Content-Security-Policy (config/csp.py), and the page's CSS and JavaScript weigh under 100 KB
+uncompressed (ISSUE 11 "Speed")."""
 
 import pytest
 from django.utils import timezone
@@ -49,6 +50,34 @@ UNLABELLED = """
   .map((f) => f.name || f.id || f.outerHTML)
 """
 
+# Every `securitypolicyviolation` event of a page, kept where the test reads it. Playwright adds
+# this before the page's own scripts, and the policy does not apply to it.
+RECORD_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(
+  `${e.effectiveDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
+def watch_policy(page) -> list[str]:
+    """Records `page`'s Content-Security-Policy violations: its events, and Chromium's console
+    messages about them (returned; `violations` reads both)."""
+    found: list[str] = []
+
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.on("console", on_console)
+    return found
+
+
+def violations(page, console: list[str]) -> list[str]:
+    found = page.evaluate("window.cspViolations || []") + console
+    console.clear()
+    return found
+
 
 @pytest.fixture
 def people(db):
@@ -84,13 +113,17 @@ def test_every_page_is_labelled_fits_a_phone_and_asks_no_other_host(live_site, n
     consultant), so the whole site costs one database and a few contexts; every page's
     problems are gathered and reported together."""
     pages = {}
+    consoles = {}
     problems = {}
     for path, who in PAGES:
         if who not in pages:
             pages[who] = new_page(
                 people[who] if who else None, viewport={"width": 375, "height": 812}
             )
+            consoles[who] = watch_policy(pages[who])
         found = check_page(pages[who], live_site, path.format(**people["ids"]))
+        if broken := violations(pages[who], consoles[who]):
+            found.append(f"Content-Security-Policy violations: {broken}")
         if found:
             problems[f"{path} ({who or 'visitor'})"] = found
     assert problems == {}
@@ -115,6 +148,8 @@ def check_page(page, live_site, path: str) -> list[str]:
         found = []
         if answer.status != (404 if path == "/no-such-page/" else 200):
             found.append(f"status {answer.status}")
+        if "script-src 'self'" not in (answer.headers.get("content-security-policy") or ""):
+            found.append("no Content-Security-Policy")
         if not page.title().endswith("· Consult"):
             found.append(f"title {page.title()!r}")
         if page.evaluate("document.documentElement.lang") != "en":

@@ -24,6 +24,7 @@ from reviews.models import Review
 from wallets.services import wallet_for
 from wallets.tests.factories import fund
 from web.templatetags.site import format_rupees
+from web.tests.test_browser_pages import violations, watch_policy
 
 pytestmark = [pytest.mark.browser]
 
@@ -113,6 +114,7 @@ def test_a_chat_consultation_from_start_to_review(live_site, page, new_page, sig
     client_user, expert = people
     # The consultant waits on the dashboard, on a phone.
     theirs = new_page(expert.user, viewport={"width": 375, "height": 740})
+    policed = {side: watch_policy(side) for side in (page, theirs)}
     theirs.goto(live_site.url_for("/dashboard/"))
     sign_in(page, client_user)
     page.goto(live_site.url_for(f"/consultants/{expert.id}/"))
@@ -185,6 +187,8 @@ def test_a_chat_consultation_from_start_to_review(live_site, page, new_page, sig
     assert (review.rating, review.comment) == (4, "Clear and kind.")
     # The conversation stays readable under the receipt, each message once.
     expect(mine(page, "Hello, I have a question about my lease.")).to_have_count(1)
+    # Nothing the dashboard, the profile or the room did broke the Content-Security-Policy.
+    assert [violations(side, found) for side, found in policed.items()] == [[], []]
 
 
 # --- The chat's finer points ---------------------------------------------------------------------
@@ -268,6 +272,7 @@ def test_a_video_call_plays_both_ways_and_the_end_stops_every_track(
     consultation = start(people, "video")
     sign_in(page, client_user)
     theirs = new_page(expert.user)
+    policed = {side: watch_policy(side) for side in (page, theirs)}
     assets = []
     page.on(
         "response",
@@ -314,6 +319,8 @@ def test_a_video_call_plays_both_ways_and_the_end_stops_every_track(
             " && window.tracksSeen.every((t) => t.readyState === 'ended')"
         )
     expect(page.get_by_test_id("receipt")).to_contain_text("Rohan Kapoor ended the consultation.")
+    # The call's media and the room's scripts kept to the Content-Security-Policy.
+    assert [violations(side, found) for side, found in policed.items()] == [[], []]
 
 
 def test_without_camera_or_microphone_the_room_says_so_and_the_chat_works(
