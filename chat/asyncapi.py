@@ -187,12 +187,17 @@ def client_frame_schema(kind: str) -> dict:
 
 
 def _json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema: `nullable: true` becomes a `null` alternative."""
+    """OpenAPI 3.0 schema -> JSON Schema: `nullable: true` becomes a `null` alternative, and a
+    `oneOf`'s discriminator object (`{propertyName, mapping}`) AsyncAPI 3's discriminator: the
+    property's name alone."""
     if isinstance(node, list):
         return [_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
     node = {key: _json_schema(value) for key, value in node.items()}
+    found = node.get("discriminator")
+    if "oneOf" in node and isinstance(found, dict) and "propertyName" in found:
+        node["discriminator"] = found["propertyName"]
     if node.pop("nullable", False):
         kind = node.get("type")
         if isinstance(kind, str) and "allOf" not in node and "oneOf" not in node:
