@@ -60,7 +60,10 @@ def test_a_range_ending_at_24_00_joins_the_next_days_midnight():
 
 def test_bookings_and_days_off_take_their_time_away():
     weekly = [{"weekday": d, "start": "09:00", "end": "11:00"} for d in range(7)]
-    booked = (datetime(2026, 3, 2, 4, 0, tzinfo=UTC), datetime(2026, 3, 2, 4, 30, tzinfo=UTC))
+    booked = (
+        datetime(2026, 3, 2, 4, 0, tzinfo=UTC).timestamp(),
+        datetime(2026, 3, 2, 4, 30, tzinfo=UTC).timestamp(),
+    )
     found = free_slots(
         schedule=schedule(weekly=weekly, off=["2026-03-03"]),
         duration_minutes=30,
@@ -153,3 +156,26 @@ def test_is_free_slot_reads_the_consultants_bookings():
     assert is_free_slot(schedule=sched, duration_minutes=45, start_at=start, now=NOW)
     off_grid = start + timedelta(minutes=15)
     assert not is_free_slot(schedule=sched, duration_minutes=45, start_at=off_grid, now=NOW)
+
+
+@pytest.mark.django_db
+def test_the_bookings_are_read_as_exact_seconds_and_a_slot_may_start_as_one_ends():
+    """The one query reads the bookings as POSIX seconds worked out by the database: exact, so
+    the slot that starts when a booking ends is free, and the one it overlaps is not."""
+    from accounts.tests.factories import ClientFactory
+    from bookings.slots import busy_ranges
+    from bookings.tests.factories import ScheduleFactory, SessionTypeFactory, booking_row
+
+    sched = ScheduleFactory(min_notice_hours=0)
+    kind = SessionTypeFactory(consultant=sched.consultant, duration_minutes=30)
+    start = datetime(2026, 3, 2, 3, 30, tzinfo=UTC)  # 09:00 in Kolkata, until 09:30
+    booking_row(kind, client=ClientFactory(), start_at=start)
+    day = (start - timedelta(days=1), start + timedelta(days=1))
+    assert busy_ranges(sched.consultant_id, *day) == [
+        (start.timestamp(), (start + timedelta(minutes=30)).timestamp())
+    ]
+    found = free_slots(
+        schedule=sched, duration_minutes=15, first=date(2026, 3, 2), last=date(2026, 3, 2), now=NOW
+    )
+    assert "03-02 09:00" not in starts(found, "Asia/Kolkata")
+    assert "03-02 09:30" in starts(found, "Asia/Kolkata")
