@@ -39,6 +39,7 @@ from bookings import schedules, selectors, services, slots
 from bookings.models import Booking, PaymentMethod, SessionType, Status
 from bookings.serializers import (
     BookingSerializer,
+    ScheduleInputSerializer,
     ScheduleSerializer,
     SessionTypeInputSerializer,
     SessionTypeSerializer,
@@ -206,7 +207,7 @@ class MyScheduleView(APIView):
         description="Ranges are local times in `timezone`; an `end` of `24:00` joins the next "
         "day's `00:00`, so a session may run across midnight.",
         tags=["bookings"],
-        request=ScheduleSerializer,
+        request=ScheduleInputSerializer,
         responses={
             200: ScheduleSerializer,
             **error_responses({400: "invalid", 401: "not_authenticated", 403: "permission_denied"}),

@@ -4,7 +4,11 @@ import json
 from zoneinfo import available_timezones
 
 from django.core.serializers.json import DjangoJSONEncoder
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from bookings.models import (
@@ -92,6 +96,17 @@ class ScheduleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Schedule
         fields = ["timezone", "weekly", "unavailable_dates", "min_notice_hours", "horizon_days"]
+
+
+@extend_schema_serializer(component_name="Schedule")  # ScheduleRequest, as before
+class ScheduleInputSerializer(ScheduleSerializer):
+    """What `PUT` takes: the answer's fields; `weekly` and `unavailable_dates` may be left out
+    (none), as the server takes them."""
+
+    weekly = WeeklyRangeSerializer(many=True, required=False, default=list)
+    unavailable_dates = serializers.ListField(
+        child=serializers.DateField(), required=False, default=list
+    )
 
 
 class SlotSerializer(serializers.Serializer):
