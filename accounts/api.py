@@ -95,11 +95,20 @@ class BirthTimeField(StrictCharField):
         return value.strftime("%H:%M")
 
 
+@extend_schema_field(
+    # The year from 1900 (services.EARLIEST_BIRTH_DATE) in the pattern; "not in the future" no
+    # schema can say (schemathesis.toml).
+    {"type": "string", "format": "date", "pattern": r"^(19|[2-9]\d)\d\d-\d\d-\d\d$"}
+)
+class BirthDateField(serializers.DateField):
+    pass
+
+
 class BirthDetailsSerializer(serializers.Serializer):
     """CONTRACT.md `birth_details`: what an astrologer needs; time and place may be unknown."""
 
-    date = serializers.DateField(
-        input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD, not in the future."
+    date = BirthDateField(
+        input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD, from 1900, not in the future."
     )
     time = BirthTimeField(
         required=False, allow_null=True, default=None, help_text="HH:MM (24 h), or null."

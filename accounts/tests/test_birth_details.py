@@ -191,3 +191,15 @@ def test_the_account_page_removes_them(client, client_user):
 def test_consultants_have_no_birth_details_form(client, consultant_user):
     page = _signed_in_page(client, consultant_user)
     assert "id_birth_date" not in page.get("/account/").content.decode()
+
+
+def test_the_schema_says_the_earliest_year_the_server_takes(signed_in):
+    # schemathesis --checks all: 1899 matched the schema and was refused.
+    import re
+
+    schema = signed_in.get("/api/schema?format=json").json()["components"]["schemas"]
+    pattern = schema["BirthDetailsRequest"]["properties"]["date"]["pattern"]
+    for day, fits in [("1899-12-31", False), ("1900-01-01", True), ("2000-02-29", True)]:
+        assert bool(re.search(pattern, day)) is fits
+        answer = signed_in.patch(ME, {"birth_details": {**BORN, "date": day}}, format="json")
+        assert (answer.status_code == 200) is fits
