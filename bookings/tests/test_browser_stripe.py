@@ -4,11 +4,9 @@ booking's PaymentIntent, confirms it, and posts the payment's id to verify; the 
 Stripe, and the booking is confirmed once. Stripe is faked at the network edge as in
 wallets/tests/test_browser_stripe.py: Stripe.js by Playwright routes, its API by `responses`."""
 
-import re
 from urllib.parse import parse_qs
 
 import pytest
-import responses
 from playwright.sync_api import expect
 
 from accounts.tests.factories import ClientFactory
@@ -16,7 +14,7 @@ from bookings.models import Booking, BookingEvent
 from bookings.tests.factories import ScheduleFactory, SessionTypeFactory, every_day
 from consultants.tests.factories import VerifiedConsultantFactory
 from wallets.models import EntryKind, LedgerEntry, PaymentStatus
-from wallets.tests.stripe_fakes import API, PUBLISHABLE_KEY, intent, serve_stripe_js, use_stripe
+from wallets.tests.stripe_fakes import PUBLISHABLE_KEY, serve_stripe_js, stripe_http
 
 pytestmark = pytest.mark.browser
 
@@ -25,12 +23,8 @@ PRICE = 150_000
 
 @pytest.fixture
 def stripe_api(settings):
-    use_stripe(settings)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(f"{API}/payment_intents", json=intent("pi_booking", PRICE))
-        # The page asks again for the client secret (never stored): the intent, still unpaid.
-        mock.get(f"{API}/payment_intents/pi_booking", json=intent("pi_booking", PRICE))
-        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+    # The page asks again for the client secret (never stored): the intent, still unpaid.
+    with stripe_http(settings, intent_id="pi_booking", amount=PRICE) as mock:
         yield mock
 
 

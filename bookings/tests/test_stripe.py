@@ -2,8 +2,6 @@
 PaymentIntent in Stripe's shape, confirmed in the browser by Stripe.js, verified by `payment_id`.
 Stripe's HTTP is faked with `responses`, as in wallets/tests/test_stripe.py."""
 
-import re
-
 import pytest
 import responses
 from rest_framework.test import APIClient
@@ -15,7 +13,15 @@ from wallets.models import EntryKind, LedgerEntry, Payment
 from wallets.reconcile import check_ledger
 from wallets.services import wallet_for
 from wallets.tests.factories import fund
-from wallets.tests.stripe_fakes import API, PUBLISHABLE_KEY, event, intent, post_event, use_stripe
+from wallets.tests.stripe_fakes import (
+    API,
+    PUBLISHABLE_KEY,
+    event,
+    intent,
+    post_event,
+    stripe_http,
+    use_stripe,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +34,8 @@ def stripe_mode(settings):
 
 
 @pytest.fixture
-def stripe_api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+def stripe_api(settings):
+    with stripe_http(settings) as mock:
         yield mock
 
 

@@ -8,6 +8,8 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs
 
 import responses
@@ -23,6 +25,20 @@ def use_stripe(settings) -> None:
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_PUBLISHABLE_KEY = PUBLISHABLE_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+
+
+@contextmanager
+def stripe_http(settings, *, intent_id: str | None = None, amount: int = 0) -> Iterator:
+    """Stripe mode, its API faked with `responses` (yielded, for more answers): a charge's fees
+    not known yet (asked after each credit); with `intent_id`, a PaymentIntent of `amount`
+    paise made and read back unpaid."""
+    use_stripe(settings)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        if intent_id is not None:
+            mock.post(f"{API}/payment_intents", json=intent(intent_id, amount))
+            mock.get(f"{API}/payment_intents/{intent_id}", json=intent(intent_id, amount))
+        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+        yield mock
 
 
 def intent(

@@ -7,11 +7,9 @@ Stripe.js and its confirmation call by Playwright routes (`serve_stripe_js`), St
 API by `responses`, which patches `requests` for the whole process and so for the live server's
 thread too."""
 
-import re
 from urllib.parse import parse_qs
 
 import pytest
-import responses
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -20,11 +18,9 @@ from wallets.models import EntryKind, LedgerEntry, Payment, PaymentStatus
 from wallets.services import wallet_for
 from wallets.tests.factories import fund
 from wallets.tests.stripe_fakes import (
-    API,
     PUBLISHABLE_KEY,
-    intent,
     serve_stripe_js,
-    use_stripe,
+    stripe_http,
 )
 
 pytestmark = pytest.mark.browser
@@ -32,12 +28,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def stripe_api(settings):
-    use_stripe(settings)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(f"{API}/payment_intents", json=intent("pi_wallet", 50_000))
-        mock.get(f"{API}/payment_intents/pi_wallet", json=intent("pi_wallet", 50_000))
-        # The charge's fees, asked after a credit: not known yet.
-        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+    with stripe_http(settings, intent_id="pi_wallet", amount=50_000) as mock:
         yield mock
 
 

@@ -2,7 +2,6 @@
 
 import json
 import random
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,6 +27,7 @@ from wallets.tests.stripe_fakes import (
     intent,
     post_event,
     signature,
+    stripe_http,
     use_stripe,
 )
 
@@ -38,10 +38,8 @@ def stripe_mode(settings):
 
 
 @pytest.fixture
-def stripe_api():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        # Charges' fees (asked after a webhook's credit): not known yet, unless a test says so.
-        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+def stripe_api(settings):
+    with stripe_http(settings) as mock:
         yield mock
 
 

@@ -4,16 +4,13 @@ it, the page posts verify with the payment's id, the server asks Stripe and cred
 the meter shows the new balance while the consultation goes on. Stripe is faked at the network
 edge as in wallets/tests/test_browser_stripe.py."""
 
-import re
-
 import pytest
-import responses
 from playwright.sync_api import expect
 
 from consultations.models import Status
 from wallets.models import EntryKind, LedgerEntry, Payment, PaymentStatus
 from wallets.services import wallet_for
-from wallets.tests.stripe_fakes import API, intent, serve_stripe_js, use_stripe
+from wallets.tests.stripe_fakes import serve_stripe_js, stripe_http
 from web.templatetags.site import format_rupees
 from web.tests.test_room_browser import people as people  # noqa: F401 - the fixture
 from web.tests.test_room_browser import room, start, tick
@@ -23,11 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def stripe_api(settings):
-    use_stripe(settings)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.post(f"{API}/payment_intents", json=intent("pi_room", 60_000))
-        mock.get(f"{API}/payment_intents/pi_room", json=intent("pi_room", 60_000))
-        mock.get(re.compile(rf"{API}/charges/ch_\w+"), json={"balance_transaction": None})
+    with stripe_http(settings, intent_id="pi_room", amount=60_000) as mock:
         yield mock
 
 
