@@ -364,12 +364,17 @@ class VerifyView(APIView):
         return Response(VerifyOutSerializer(body).data)
 
 
-class WebhookView(APIView):
-    """Razorpay's webhook: no user, no throttle; the signature over the raw body is the auth."""
+class _GatewayWebhookView(APIView):
+    """A gateway's webhook: no user, no throttle; its signature over the raw body is the
+    auth."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+
+
+class WebhookView(_GatewayWebhookView):
+    """Razorpay's webhook (`X-Razorpay-Signature`)."""
 
     @extend_schema(
         auth=[],
@@ -404,13 +409,9 @@ class WebhookView(APIView):
         return Response({"status": outcome})
 
 
-class StripeWebhookView(APIView):
+class StripeWebhookView(_GatewayWebhookView):
     """Stripe's webhook: `Stripe-Signature` over the raw body (with its timestamp tolerance) is
     the auth; an event id seen before is answered 200 and ignored."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []
 
     @extend_schema(
         auth=[],
