@@ -197,8 +197,46 @@ def _live_site_server(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live_site(_live_site_server, transactional_db) -> LiveSite:
-    return LiveSite(url=_live_site_server)
+def live_site(request, _live_site_server, transactional_db):
+    yield LiveSite(url=_live_site_server)
+    # Before pytest-django empties the tables: every page closed (a page opened before this
+    # fixture is closed after it), then the server's own work finished (a socket's disconnect
+    # still writing presence would hold row locks that deadlock the flush's TRUNCATE).
+    if "browser" in request.fixturenames:
+        for context in request.getfixturevalue("browser").contexts:
+            context.close()
+    wait_until_server_quiet()
+
+
+def wait_until_server_quiet(*, timeout: float = 15.0, quiet_for: float = 0.1) -> None:
+    """Waits until no other connection to the test database is working (every one idle or
+    gone) and the socket consumers' thread pool has nothing queued, for `quiet_for` seconds
+    in a row. PostgreSQL only (SQLite has no server to ask)."""
+    from django.db import connection
+
+    from chat import consumers
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                "AND state IS DISTINCT FROM 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        busy += consumers._executor._work_queue.qsize()
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_for:
+            return
+        time.sleep(0.05)
 
 
 # --- People ------------------------------------------------------------------------------------
