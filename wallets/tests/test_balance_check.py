@@ -4,12 +4,12 @@ import uuid
 
 import pytest
 from django.db import connection, transaction
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, IntegrityError
 from django.utils import timezone
 
 from accounts.tests.factories import ClientFactory
 from wallets import services
-from wallets.models import AccountKind, LedgerEntry, LedgerTransaction
+from wallets.models import Account, AccountKind, LedgerEntry, LedgerTransaction
 from wallets.reconcile import check_ledger
 from wallets.tests import factories as ledger
 from wallets.tests.factories import fund
@@ -110,3 +110,47 @@ def test_a_batch_posted_by_the_services_passes_the_check(accounts):
     ledger.debit(user=client, amount=2_500, kind="adjustment", idempotency_key="d")
     assert services.wallet_for(user=client).balance == 7_500
     assert check_ledger().clean
+
+
+# --- The entries' references, checked once per statement (migration 0010) --------------------
+
+
+class Gone:
+    """An account id no row has."""
+
+    id = 2**62
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_of_an_account_that_does_not_exist_is_refused(accounts):
+    wallet, _ = accounts
+    with pytest.raises(IntegrityError, match="ledger_entry_account_exists"):
+        with transaction.atomic():
+            txn_id = insert_transaction()
+            insert_entries(txn_id, (wallet, 500), (Gone, -500))
+    assert not LedgerTransaction.objects.filter(id=txn_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_of_a_transaction_that_does_not_exist_is_refused(accounts):
+    wallet, other = accounts
+    with pytest.raises(IntegrityError, match="ledger_entry_transaction_exists"):
+        with transaction.atomic():
+            insert_entries(uuid.uuid4(), (wallet, 500), (other, -500))
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_with_entries_cannot_be_deleted_and_one_without_can(accounts):
+    wallet, other = accounts
+    with transaction.atomic():
+        txn_id = insert_transaction()
+        insert_entries(txn_id, (wallet, 500), (other, -500))
+    with pytest.raises(IntegrityError, match="ledger_account_keeps_its_entries"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM wallets_account WHERE id = %s", [wallet.id])
+    assert LedgerEntry.objects.filter(account_id=wallet.id).count() == 1
+    empty = services.wallet_for(user=ClientFactory())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM wallets_account WHERE id = %s", [empty.id])
+    assert not Account.objects.filter(id=empty.id).exists()
