@@ -158,6 +158,24 @@ def _run_pgbench(params: dict, dbname: str, *, seconds: int, clients: int, out) 
     return float(match.group(1))
 
 
+def _updates() -> dict[str, tuple[int, int]]:
+    """(updates, HOT updates) so far of the tables a tick rewrites, from PostgreSQL's
+    statistics (this backend's own flushed first)."""
+    tables = ["consultations_consultation", "wallets_account"]
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    time.sleep(0.1)  # the flush happens when the backend goes idle
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname = ANY(%s)",
+            [tables],
+        )
+        found = {name: (total, hot) for name, total, hot in cursor.fetchall()}
+    return {table: found.get(table, (0, 0)) for table in tables}
+
+
 def run(
     *,
     sessions: int,
@@ -199,6 +217,7 @@ def run(
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")  # autocommit: what a settled server would have
 
+        updates_before = _updates()
         durations = []
         now = started_at
         timing = Breakdown() if breakdown else None
@@ -232,6 +251,15 @@ def run(
         if timing is not None:
             for line in timing.lines(sum(durations), ticks):
                 out(line)
+        updates = _updates()
+        out(
+            "HOT updates (no index touched): "
+            + ", ".join(
+                f"{table} {hot - updates_before[table][1]:,} of "
+                f"{total - updates_before[table][0]:,}"
+                for table, (total, hot) in updates.items()
+            )
+        )
         still_active = Consultation.objects.filter(status="active").count()
         from wallets.reconcile import check_ledger
 

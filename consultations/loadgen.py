@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
 from accounts.models import Role, User
 from consultants.models import ConsultantProfile
+from consultations.billing import affordable_seconds
 from consultations.models import Consultation, Status
 from wallets import keys
 from wallets.models import Account, AccountKind, EntryKind
@@ -105,6 +106,9 @@ def create_active_sessions(
                     requested_at=started_at,
                     started_at=started_at,
                     last_billed_at=started_at,
+                    # As accepting sets it: the second the client's money runs out.
+                    ends_at=started_at
+                    + timedelta(seconds=affordable_seconds(rate_per_minute=rate, budget=balance)),
                 )
                 for client, profile, rate in zip(clients, profiles, chat_rates, strict=True)
             )
