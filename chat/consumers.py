@@ -83,6 +83,9 @@ def _with_connection_upkeep(func):
     return call
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps' compact form, once
+
+
 def in_thread(func):
     return sync_to_async(_with_connection_upkeep(func), thread_sensitive=False, executor=_executor)
 
@@ -300,13 +303,21 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 broadcast=False,
             )
             data, created = sent.data, sent.created
+        # The `message` object written once, into both frames: the room's `message` (one text
+        # for every socket of the room) and the sender's `message_ack`.
+        message = _dumps(data)
         if created:  # stored and committed: the room hears it (a resend is not repeated)
             await self.channel_layer.group_send(
                 consultation_group(fields["session_id"]),
-                {"type": "relay", "frame": services.message_frame(data)},
+                {"type": "relay", "text": '{"type":"message","message":' + message + "}"},
             )
-        await self.send_frame(
-            {"type": "message_ack", "client_msg_id": str(fields["client_msg_id"]), "message": data}
+        await self.send_text(
+            '{"type":"message_ack","client_msg_id":'
+            + _dumps(str(fields["client_msg_id"]))
+            + ',"message":'
+            + message
+            + "}",
+            "message_ack",
         )
 
     async def on_message_delivered(self, frame: Frame) -> None:
@@ -366,10 +377,14 @@ class SessionConsumer(AsyncWebsocketConsumer):
         )
 
     async def send_frame(self, frame: dict) -> None:
+        await self.send_text(_dumps(frame), frame.get("type"))
+
+    async def send_text(self, text: str, kind) -> None:
+        """A frame already written as JSON text (`kind`, its type, for the log only)."""
         try:
-            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+            await self.send(text_data=text)
         except Exception:  # noqa: BLE001 - the client is gone; its disconnect cleans up
-            logger.debug("socket %s closed before a %s frame", self.socket_id, frame.get("type"))
+            logger.debug("socket %s closed before a %s frame", self.socket_id, kind)
 
     # --- Frames out (channel-layer events) ----------------------------------------------------
 
@@ -378,7 +393,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.close(code=UNAUTHENTICATED)
 
     async def relay(self, event):
-        """Every server frame arrives as `{"type": "relay", "frame": ...}` (config.events)."""
+        """Every server frame arrives as `{"type": "relay", "frame": ...}` (config.events), or
+        already written as JSON, `{"type": "relay", "text": ...}` (a chat message: written once
+        for the whole room, not once a socket)."""
         if self.user is None or event.get("except_user") == str(self.user.id):
             return
-        await self.send_frame(event["frame"])
+        text = event.get("text")
+        if text is not None:
+            await self.send_text(text, "relayed")
+        else:
+            await self.send_frame(event["frame"])

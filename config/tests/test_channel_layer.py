@@ -45,3 +45,59 @@ def test_concurrent_group_sends_arrive_once_each_and_in_order():
     received, trips = async_to_sync(run)()
     assert received == list(range(50))
     assert trips < 50  # batched: far fewer round trips than frames
+
+
+def _layer(prefix: str) -> BatchingPubSubChannelLayer | None:
+    hosts = [settings.REDIS_URL] if settings.REDIS_URL else None
+    return BatchingPubSubChannelLayer(hosts=hosts, prefix=prefix) if hosts else None
+
+
+def test_a_group_send_reaches_this_process_once_and_the_other_processes_through_redis():
+    prefix = f"test{uuid.uuid4().hex[:8]}"
+    here, there = _layer(prefix), _layer(prefix)  # two daphne processes
+    if here is None or there is None:
+        return
+
+    async def drain(layer, channel) -> list[int]:
+        got = []
+        while True:
+            try:
+                got.append((await asyncio.wait_for(layer.receive(channel), 0.3))["n"])
+            except TimeoutError:
+                return got
+
+    async def run():
+        mine, theirs = await here.new_channel(), await there.new_channel()
+        await here.group_add("room", mine)
+        await there.group_add("room", theirs)
+        for n in range(20):
+            await here.group_send("room", {"type": "m", "n": n})
+        got = await asyncio.gather(drain(here, mine), drain(there, theirs))
+        await here.flush()
+        await there.flush()
+        return got
+
+    mine, theirs = async_to_sync(run)()
+    assert mine == list(range(20))  # delivered in the process, its echo from Redis dropped
+    assert theirs == list(range(20))
+
+
+def test_a_frame_published_without_an_origin_is_delivered():
+    layer = _layer(f"test{uuid.uuid4().hex[:8]}")
+    if layer is None:
+        return
+
+    async def run():
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        loop_layer = layer._get_layer()
+        group_channel = loop_layer._get_group_channel_name("room")
+        # as config.events' pipelines publish: the bare serialized frame
+        await loop_layer._get_shard(group_channel).publish(
+            group_channel, layer.serialize({"type": "m", "n": 1})
+        )
+        received = await asyncio.wait_for(layer.receive(channel), 2)
+        await layer.flush()
+        return received
+
+    assert async_to_sync(run)() == {"type": "m", "n": 1}
