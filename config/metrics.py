@@ -257,9 +257,14 @@ def ws_closed() -> None:
     WS_CONNECTIONS.dec()
 
 
+# A frame's counter, looked up once: `labels()` checks and locks at each call, and a socket
+# counts every frame in and out.
+_WS_MESSAGES_BY_DIRECTION = {side: WS_MESSAGES.labels(side) for side in ("in", "out")}
+
+
 @_safely
 def ws_message(direction: str) -> None:
-    WS_MESSAGES.labels(direction).inc()
+    _WS_MESSAGES_BY_DIRECTION[direction].inc()
 
 
 @_safely
