@@ -27,33 +27,30 @@ from django.db import migrations, models
 FORWARD = """
 CREATE OR REPLACE FUNCTION wallets_ledger_entry_joins_new_transaction() RETURNS trigger AS $$
 DECLARE
-    late uuid;
-    missing text;
+    found text;
+    absent boolean;
 BEGIN
-    SELECT e.transaction_id::text INTO missing
-      FROM new_entries e LEFT JOIN wallets_ledgertransaction t ON t.id = e.transaction_id
-     WHERE t.id IS NULL
+    -- One probe per transaction of the statement (not per entry), one per entry's account.
+    SELECT e.transaction_id::text, t.id IS NULL INTO found, absent
+      FROM (SELECT DISTINCT transaction_id FROM new_entries) e
+      LEFT JOIN wallets_ledgertransaction t ON t.id = e.transaction_id
+     WHERE t.id IS NULL OR t.created_xact <> pg_current_xact_id()
      LIMIT 1;
-    IF missing IS NOT NULL THEN
+    IF absent THEN
         RAISE EXCEPTION 'ledger_entry_transaction_exists: entry of transaction %, which does '
-            'not exist', missing USING ERRCODE = 'foreign_key_violation';
+            'not exist', found USING ERRCODE = 'foreign_key_violation';
+    ELSIF found IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger_transaction_balanced: transaction % was committed before; '
+            'entries are added only with their transaction', found
+            USING ERRCODE = 'check_violation';
     END IF;
-    SELECT e.account_id::text INTO missing
+    SELECT e.account_id::text INTO found
       FROM new_entries e LEFT JOIN wallets_account a ON a.id = e.account_id
      WHERE a.id IS NULL
      LIMIT 1;
-    IF missing IS NOT NULL THEN
+    IF found IS NOT NULL THEN
         RAISE EXCEPTION 'ledger_entry_account_exists: entry of account %, which does not exist',
-            missing USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    SELECT t.id INTO late
-      FROM new_entries e JOIN wallets_ledgertransaction t ON t.id = e.transaction_id
-     WHERE t.created_xact <> pg_current_xact_id()
-     LIMIT 1;
-    IF late IS NOT NULL THEN
-        RAISE EXCEPTION 'ledger_transaction_balanced: transaction % was committed before; '
-            'entries are added only with their transaction', late
-            USING ERRCODE = 'check_violation';
+            found USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NULL;
 END;
