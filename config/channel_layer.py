@@ -12,10 +12,11 @@ frame, as before, and a process's frames keep the order in which they were sent.
 A `group_send` also puts the frame straight into the queues of this event loop's members of the
 group (the sockets of this daphne process), in the order of the calls, and publishes it tagged
 with the loop layer's origin (`ORIGIN_MARK` + 16 random bytes): every process subscribed to the
-group gets it from Redis as before, except this one, which drops its own echo unread. A
-message published without the tag (`config.events`' pipelines, another layer) is delivered as
-before. The round trip through Redis cost the chat a third of its CPU per message when both
-sides of a consultation sat in the same process (bench/CHAT.md).
+group gets it from Redis as before, except this one, which drops its own echo before decoding
+it. A message published without the tag (`config.events`' pipelines, another layer) is
+delivered as before. A process's own sockets then get the frame without waiting for Redis, and
+its echo costs a parse instead of a decode and a queue per socket (bench/CHAT.md, "2 December
+2026, evening").
 
 Used when `CHANNEL_LAYER_BACKEND=pubsub` (the default; config/settings.py).
 """
