@@ -186,6 +186,7 @@ def run(
     pgbench_seconds: int | None = None,
     keep: bool = False,
     breakdown: bool = False,
+    workers: int | None = None,
     out: Callable[[str], None] = print,
 ) -> dict:
     from django.core.management import call_command
@@ -199,6 +200,8 @@ def run(
     scratch = f"{params['name']}_bench_billing"[:60]
     pgbench_db = f"{params['name']}_bench_pgbench"[:60]
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
+    # The breakdown wraps the calling thread's connection: its ticks run on that one only.
+    workers = 1 if breakdown else (workers or settings.BILLING_WORKERS)
     connection = connections["default"]
     original_name = connection.settings_dict["NAME"]
 
@@ -230,20 +233,21 @@ def run(
                 try:
                     with connection.execute_wrapper(timing):
                         report = services.bill_due_consultations(
-                            now=now, batch_size=batch_size, announce_ticks=events
+                            now=now, batch_size=batch_size, announce_ticks=events, workers=1
                         )
                 finally:
                     # The private method watch_commits wrapped, put back.
                     connection._commit = original_commit  # type: ignore[attr-defined]
             else:
                 report = services.bill_due_consultations(
-                    now=now, batch_size=batch_size, announce_ticks=events
+                    now=now, batch_size=batch_size, announce_ticks=events, workers=workers
                 )
             elapsed = time.perf_counter() - t0
             durations.append(elapsed)
             out(
                 f"tick {tick}: {report.charges} postings, {report.billed} consultations, "
-                f"{report.batches} batches of <= {batch_size} in {elapsed:.2f} s "
+                f"{report.batches} batches of <= {batch_size} ({workers} at once) "
+                f"in {elapsed:.2f} s "
                 f"({report.charges / elapsed:,.0f} postings/s, load {os.getloadavg()[0]:.1f})"
             )
             if report.billed != sessions:
@@ -299,11 +303,11 @@ def run(
 
     target = 0.2 * settings.BILLING_TICK_SECONDS
     ratio = result["postings_per_second"] / tps
-    result.update(pgbench_tps=tps, ratio=ratio, events=events)
+    result.update(pgbench_tps=tps, ratio=ratio, events=events, workers=workers)
     out("")
     out(
         f"billing: {sessions} consultations per tick, batches of {batch_size}, "
-        f"events {'on' if events else 'off'}"
+        f"{workers} worker{'s' if workers > 1 else ''}, events {'on' if events else 'off'}"
     )
     out(
         f"  tick duration: mean {mean:.2f} s, best {best:.2f} s "

@@ -352,6 +352,9 @@ DISCONNECT_TIMEOUT_SECONDS = env_int("DISCONNECT_TIMEOUT_SECONDS", 120, minimum=
 MAX_RATE_PER_MINUTE = env_int("MAX_RATE_PER_MINUTE", 1_000_000, minimum=1)
 # 2,000 measured best for the set-based tick (bench/BILLING.md: 500 -> 11 s, 5,000 -> 8-10 s)
 BILLING_BATCH_SIZE = env_int("BILLING_BATCH_SIZE", 2000, minimum=1)
+# Batches of one tick billed at once, each on its own connection (PostgreSQL; SQLite: one).
+# 2 measured best on 2 cores (bench/BILLING.md); more wants more cores for PostgreSQL.
+BILLING_WORKERS = env_int("BILLING_WORKERS", 2, minimum=1, maximum=16)
 # How often the consultations whose end has come (a booking's end, money running out) are ended.
 END_SWEEP_SECONDS = env_int("END_SWEEP_SECONDS", 1, minimum=1, maximum=60)
 # --- Scheduled bookings (CONTRACT.md "Scheduled bookings"; README "Bookings") -----------------

@@ -28,12 +28,14 @@ The rules (`plan_charge`, pure: plain values in, a `Plan` out)
 Applying plans (`bill_rows`, the one applier, both databases)
 --------------------------------------------------------------
 The caller has the consultation rows locked (`select_for_update`) and passes them as tuples of
-`TICK_FIELDS`. `bill_rows` locks every wallet of the batch plus platform revenue in one
-statement, in id order (`lock_wallets`), then the open holds, plans every row from the locked
-balances, posts the charges with `post_locked_batch` (each account written once: platform
-revenue once per batch) and writes the rows' billing state in one statement. On PostgreSQL
-those statements take arrays (a fixed number of statements per batch: bench/BILLING.md); on
-SQLite (the embedded mode) the ORM writes the same rows.
+`TICK_FIELDS`. `bill_rows` locks every wallet of the batch in one statement, in id order
+(`lock_wallets`), then the open holds, plans every row from the locked balances, posts the
+charges with `post_locked_batch` (each account written once) and writes the rows' billing state
+in one statement. Platform revenue, which every batch credits, is locked last, just before the
+commit (`wallets.services.LateCredits`): its entries and its one UPDATE are the batch's last
+statements, so batches on several connections (`BILLING_WORKERS`) overlap everything else.
+On PostgreSQL those statements take arrays (a fixed number of statements per batch:
+bench/BILLING.md); on SQLite (the embedded mode) the ORM writes the same rows.
 
 One consultation that cannot be billed (a bug, a constraint) never stops the others: planning
 is per row, and the writes run in a savepoint; if they fail, the batch is split in halves, each
@@ -58,6 +60,7 @@ from consultations.models import Consultation, EndReason, Kind, Status
 from wallets import keys
 from wallets.models import AccountKind, EntryKind
 from wallets.services import (
+    LateCredits,
     Leg,
     LockedAccount,
     LockedHold,
@@ -67,6 +70,7 @@ from wallets.services import (
     lock_open_holds,
     lock_wallets,
     post_locked_batch,
+    unlocked_system_account,
 )
 
 logger = logging.getLogger(__name__)
@@ -359,8 +363,10 @@ def bill_rows(
     if not rows:
         return BillResult([], 0, {}, [])
     user_ids = [row[1] for row in rows] + [row[2] for row in rows]
-    wallets, system = lock_wallets(user_ids=user_ids, system_kinds=(AccountKind.PLATFORM_REVENUE,))
-    platform = system[AccountKind.PLATFORM_REVENUE]
+    wallets, _ = lock_wallets(user_ids=user_ids)
+    # Locked last, at the end of the batch (`LateCredits`): concurrent batches wait for each
+    # other only for its few statements and the commit.
+    platform = unlocked_system_account(AccountKind.PLATFORM_REVENUE)
     holds = lock_open_holds(row[15] for row in rows)
     the_grace, the_timeout = grace(), timeout()
 
@@ -505,7 +511,7 @@ def _apply_isolating(items, wallets, platform, holds, now, on_end, set_aside) ->
     snapshot = _snapshot(wallets, platform, holds)
     try:
         with transaction.atomic():
-            _apply(items, wallets, holds, now, on_end)
+            _apply(items, wallets, platform, holds, now, on_end)
         return items
     except Exception as exc:  # noqa: BLE001 - isolate the row(s) that cannot be billed
         _restore(snapshot, wallets, platform, holds)
@@ -519,15 +525,19 @@ def _apply_isolating(items, wallets, platform, holds, now, on_end, set_aside) ->
     ) + _apply_isolating(items[middle:], wallets, platform, holds, now, on_end, set_aside)
 
 
-def _apply(items: list[_Item], wallets, holds, now, on_end) -> None:
+def _apply(items: list[_Item], wallets, platform, holds, now, on_end) -> None:
     postings = [item.posting for item in items if item.posting is not None]
     accounts = {a.id: a for a in wallets.values()}
-    for posting in postings:
-        for leg in posting.legs:
-            accounts[leg.account.id] = leg.account
+    late = LateCredits([platform])
     # Built above from locked rows: two or three legs summing to zero, a key that cannot exist.
     post_locked_batch(
-        postings=postings, accounts=accounts, holds=holds, now=now, checked=True, must_be_new=True
+        postings=postings,
+        accounts=accounts,
+        holds=holds,
+        now=now,
+        checked=True,
+        must_be_new=True,
+        late=late,
     )
     for item in items:
         item.client_balance = wallets[item.row[1]].balance
@@ -554,6 +564,7 @@ def _apply(items: list[_Item], wallets, holds, now, on_end) -> None:
     ended = {item.row[0]: item.ending for item in items if item.status != Status.ACTIVE}
     if ended and on_end is not None:
         on_end(ended)
+    late.write(now)  # the commissions, platform revenue locked for this and the commit only
 
 
 def write_billing_state(columns: list[list], *, now: datetime) -> None:

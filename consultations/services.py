@@ -26,13 +26,15 @@ Locking policy
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 
 from accounts.models import User
@@ -697,7 +699,11 @@ def end_due_consultations(*, now: datetime | None = None, batch_size: int | None
 
 @metrics.billing_tick
 def bill_due_consultations(
-    *, now: datetime | None = None, batch_size: int | None = None, announce_ticks: bool = True
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    announce_ticks: bool = True,
+    workers: int | None = None,
 ) -> TickReport:
     """The billing tick: expires stale requests, ends what is due to end, then bills every due
     active instant consultation.
@@ -710,6 +716,14 @@ def bill_due_consultations(
     consultation whose funds or presence run out is force-ended in its batch's transaction; one
     that cannot be billed is set aside (`billing.bill_rows`). Booked consultations are never
     billed here.
+
+    `workers` (default `BILLING_WORKERS`) threads bill batches at once, each on its own database
+    connection: one plans its batch in Python while another's statements run in PostgreSQL.
+    They claim batches from one cursor (the highest id claimed so far); `skip_locked` keeps
+    their rows apart, and the lock order (wallets, then platform revenue last: `bill_rows`)
+    keeps two batches sharing a wallet from deadlocking. One worker, on the caller's
+    connection, on SQLite (one writer at a time) and inside a caller's transaction (tests),
+    which other connections could not see.
     """
     now = now or clock.now()
     batch_size = batch_size or settings.BILLING_BATCH_SIZE
@@ -723,25 +737,70 @@ def bill_due_consultations(
         | Q(consultant_absent_since__lte=gone_before)
         | Q(client_absent_since__lte=gone_before)
     )
-    after = None
-    while True:
-        with transaction.atomic(durable=True):
-            query = Consultation.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-                due, status=Status.ACTIVE, kind=Kind.INSTANT
-            )
-            if after is not None:
-                query = query.filter(id__gt=after)
-            rows = read_locked_rows(query.order_by("id"), limit=batch_size)
-            if not rows:
-                break
-            result = _bill_and_close(rows, now=now, announce_ticks=announce_ticks)
-        after = rows[-1][0]
-        report.batches += 1
-        report.billed += len(result.billed)
-        report.charges += result.charges
-        report.ended += len(result.ended)
-        report.set_aside += len(result.set_aside)
+    cursor = _Claims()
+
+    def work() -> TickReport:
+        done = TickReport()
+        while True:
+            with transaction.atomic(durable=True):
+                query = Consultation.objects.select_for_update(
+                    skip_locked=True, of=("self",)
+                ).filter(due, status=Status.ACTIVE, kind=Kind.INSTANT)
+                after = cursor.after
+                if after is not None:
+                    query = query.filter(id__gt=after)
+                rows = read_locked_rows(query.order_by("id"), limit=batch_size)
+                if not rows:
+                    return done
+                cursor.claimed(rows[-1][0])
+                result = _bill_and_close(rows, now=now, announce_ticks=announce_ticks)
+            done.batches += 1
+            done.billed += len(result.billed)
+            done.charges += result.charges
+            done.ended += len(result.ended)
+            done.set_aside += len(result.set_aside)
+
+    count = workers or settings.BILLING_WORKERS
+    if count == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        parts = [work()]
+    else:
+        parts = _run_on_own_connections(work, count)
+    for part in parts:
+        report.batches += part.batches
+        report.billed += part.billed
+        report.charges += part.charges
+        report.ended += part.ended
+        report.set_aside += part.set_aside
     return report
+
+
+class _Claims:
+    """The tick's workers' shared cursor: the highest consultation id a batch has claimed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.after: uuid.UUID | None = None
+
+    def claimed(self, last: uuid.UUID) -> None:
+        with self._lock:
+            if self.after is None or last > self.after:
+                self.after = last
+
+
+def _run_on_own_connections(work: Callable[[], TickReport], count: int) -> list[TickReport]:
+    """Runs `work` in `count` threads, each on its own database connection (closed after);
+    waits for all of them, then raises the first error, if any."""
+
+    def run() -> TickReport:
+        try:
+            return work()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="billing") as pool:
+        futures = [pool.submit(run) for _ in range(count)]
+        wait(futures)
+    return [future.result() for future in futures]
 
 
 __all__ = [

@@ -2,8 +2,17 @@
 
 Locking policy (read this before adding a function here)
 --------------------------------------------------------
-* Account rows are locked with `select_for_update()` in ascending id order, always, so two
-  postings over the same accounts never deadlock. A posting locks all its accounts at once.
+* Account rows are locked with `select_for_update()` in one order, always: user wallets first,
+  then system accounts (platform revenue, gateway clearing, ...), each in ascending id order
+  (`ORDER BY user_id IS NULL, id`), so two postings over the same accounts never deadlock. A
+  posting locks all its accounts at once, except the billing tick's late accounts (below).
+* Late accounts (`LateCredits`): a batch that only CREDITS a system account (the billing tick's
+  commission legs to platform revenue) may lock it last, just before its commit: the engine
+  writes the batch's other legs first and buffers the late account's; `LateCredits.write` then
+  locks the account, gives each buffered entry its `balance_after` from the locked balance and
+  writes them. Every batch of every worker touches platform revenue; locked at the start, it
+  would make concurrent batches run one after the other. Locking it after the wallets keeps
+  the one order above.
 * A payment row, when one is involved, is locked BEFORE the accounts (capture, refund).
 * A hold row is locked AFTER its account.
 * Nothing here calls the network; the gateway is called by `wallets.payments` outside any
@@ -39,6 +48,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from config import metrics
@@ -149,11 +159,18 @@ def system_account(kind: str) -> Account:
         return Account.objects.get(kind=kind, user__isnull=True)
 
 
+def _in_lock_order(query):
+    """`query` ordered as every account lock is taken: user wallets, then system accounts, each
+    by id (the module's locking policy)."""
+    system = ExpressionWrapper(Q(user__isnull=True), output_field=BooleanField())
+    return query.alias(system=system).order_by("system", "id")
+
+
 def lock_accounts(accounts: list[Account] | list[int]) -> dict[int, Account]:
-    """Locks the accounts (in id order) and returns them fresh by id, as model instances.
+    """Locks the accounts (in lock order) and returns them fresh by id, as model instances.
     Inside a transaction."""
     ids = sorted({a if isinstance(a, int) else a.id for a in accounts})
-    locked = Account.objects.select_for_update().filter(id__in=ids).order_by("id")
+    locked = _in_lock_order(Account.objects.select_for_update().filter(id__in=ids))
     return {account.id: account for account in locked}
 
 
@@ -298,6 +315,7 @@ def post_locked_batch(
     now=None,
     checked: bool = False,
     must_be_new: bool = False,
+    late: LateCredits | None = None,
 ) -> list[tuple[uuid.UUID, Posting]]:
     """THE posting engine: posts balanced transactions over accounts the caller has locked.
 
@@ -310,7 +328,9 @@ def post_locked_batch(
     every account touched (platform revenue once), one of the holds. Raises
     `InsufficientFunds` (nothing is kept: run it inside `atomic`) if a user wallet would end
     below what stays held. `checked=True` skips `_check_posting` (the caller built the postings
-    itself). Returns `(transaction id, posting)` for the postings written.
+    itself). `late`: the legs on its accounts (credits to unlocked system accounts) are not
+    written here but buffered in it, for the caller's `late.write(now)` before its commit.
+    Returns `(transaction id, posting)` for the postings written.
     """
     holds = holds or {}
     now = now or timezone.now()
@@ -353,6 +373,9 @@ def post_locked_batch(
                 accounts[locked_hold.account_id].held -= consumed
                 touched_holds[locked_hold.id] = locked_hold
         for leg in posting.legs:
+            if late is not None and leg.account.id in late.accounts:
+                late.add(txn_id, leg.account.id, leg.kind or posting.kind, leg.amount)
+                continue
             account = accounts[leg.account.id]
             account.balance += leg.amount
             touched[account.id] = account
@@ -373,6 +396,51 @@ def post_locked_batch(
         _update_holds([touched_holds[i] for i in sorted(touched_holds, key=str)], now)
     metrics.ledger_postings(p.kind for _, p in todo)
     return todo
+
+
+class LateCredits:
+    """Credits to system accounts that a batch locks only at its end (the module's "Late
+    accounts"): `post_locked_batch(late=...)` buffers their legs, `write(now)` locks the
+    accounts (after every wallet the batch holds: the lock order), writes the buffered entries
+    with `balance_after` from the locked balances, and the accounts' new balances. Call `write`
+    in the same savepoint as the postings, right before it is released: until then the
+    transactions are unbalanced (the deferred check would refuse them at commit)."""
+
+    def __init__(self, accounts: list[LockedAccount]) -> None:
+        # Unlocked placeholders (`unlocked_system_account`): only their ids are used.
+        self.accounts = {a.id: a for a in accounts}
+        self._entries: list[tuple[uuid.UUID, int, str, int]] = []
+
+    def add(self, txn_id: uuid.UUID, account_id: int, kind: str, amount: int) -> None:
+        if amount < 0:
+            raise ValueError("a late account is only credited (a debit needs its balance locked)")
+        self._entries.append((txn_id, account_id, kind, amount))
+
+    def write(self, now) -> None:
+        if not self._entries:
+            return
+        locked = lock_account_values(sorted({e[1] for e in self._entries}))
+        txns, accounts, kinds, amounts, afters = [], [], [], [], []
+        for txn_id, account_id, kind, amount in self._entries:
+            account = locked[account_id]
+            account.balance += amount
+            txns.append(txn_id)
+            accounts.append(account_id)
+            kinds.append(kind)
+            amounts.append(amount)
+            afters.append(account.balance)
+        _insert_entries(now, txns, accounts, kinds, amounts, afters)
+        _update_accounts([locked[i] for i in sorted(locked)], now)
+        for account_id, account in locked.items():  # the placeholders show what was written
+            self.accounts[account_id].balance = account.balance
+            self.accounts[account_id].held = account.held
+        self._entries = []
+
+
+def unlocked_system_account(kind: str) -> LockedAccount:
+    """A placeholder for the system account of `kind`, for legs a `LateCredits` will write: its
+    id only (balance 0 until `LateCredits.write` locks and reads the row)."""
+    return LockedAccount(system_account(kind).id, None, False, 0, 0)
 
 
 # --- The engine's writes: arrays on PostgreSQL, the ORM on SQLite -----------------------------
@@ -590,11 +658,9 @@ def _locked_accounts(rows) -> dict[int, LockedAccount]:
 
 
 def _lock_account_rows(query) -> dict[int, LockedAccount]:
-    """The ORM's way (SQLite): the same columns, locked, in id order."""
-    rows = (
-        query.select_for_update()
-        .order_by("id")
-        .values_list("id", "user_id", "kind", "balance", "held")
+    """The ORM's way (SQLite): the same columns, locked, in lock order."""
+    rows = _in_lock_order(query.select_for_update()).values_list(
+        "id", "user_id", "kind", "balance", "held"
     )
     return {
         r[0]: LockedAccount(r[0], r[1], r[2] == AccountKind.USER_WALLET, r[3], r[4]) for r in rows
@@ -602,7 +668,7 @@ def _lock_account_rows(query) -> dict[int, LockedAccount]:
 
 
 def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
-    """`lock_accounts` without model instances: locks the rows (id order) and returns their
+    """`lock_accounts` without model instances: locks the rows (lock order) and returns their
     values by id. Inside a transaction."""
     ids = sorted(set(account_ids))
     if not _postgres():
@@ -610,7 +676,7 @@ def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
     with array_cursor() as cursor:
         cursor.execute(
             f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608 - constants
-            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE",
+            "WHERE id = ANY(%b::bigint[]) ORDER BY user_id IS NULL, id FOR UPDATE",
             [ids],
         )
         return _locked_accounts(cursor.fetchall())
@@ -618,7 +684,7 @@ def lock_account_values(account_ids: list[int]) -> dict[int, LockedAccount]:
 
 def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict, dict]:
     """Locks the wallets of `user_ids` and the system accounts of `system_kinds` in ONE
-    statement (id order), creating a missing wallet first. Returns `(by_user_id, by_kind)` of
+    statement (lock order), creating a missing wallet first. Returns `(by_user_id, by_kind)` of
     `LockedAccount`. Inside a transaction."""
     user_ids = list(set(user_ids))
     system_ids = [system_account(kind).id for kind in system_kinds]
@@ -633,7 +699,8 @@ def lock_wallets(*, user_ids, system_kinds: tuple[str, ...] = ()) -> tuple[dict,
         # Every identifier is a constant of this module; the values travel as parameters.
         sql = (
             f"SELECT {_ACCOUNT_COLUMNS} FROM {Account._meta.db_table} "  # noqa: S608
-            "WHERE user_id = ANY(%b::uuid[]) OR id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
+            "WHERE user_id = ANY(%b::uuid[]) OR id = ANY(%b::bigint[]) "
+            "ORDER BY user_id IS NULL, id FOR UPDATE"
         )
         with array_cursor() as cursor:
             cursor.execute(sql, [users, systems])

@@ -203,7 +203,7 @@ def test_the_balance_never_goes_below_zero_even_after_a_long_outage(settings):
     assert wallet_for(user=consultation.client).balance == 0
 
 
-def test_the_commission_goes_to_the_platform_once_per_batch(settings):
+def test_the_commission_goes_to_the_platform_once_per_batch_and_last(settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -222,12 +222,25 @@ def test_the_commission_goes_to_the_platform_once_per_batch(settings):
                 report = services.bill_due_consultations()
             assert (report.billed, report.charges, report.batches) == (sessions, sessions, 1)
             counts.append(len(queries))
-            platform_updates = [
-                q["sql"]
-                for q in queries
-                if q["sql"].replace('"', "").startswith("UPDATE wallets_account")
+            statements = [q["sql"].replace('"', "") for q in queries]
+            accounts = [
+                ("lock" if sql.endswith("FOR UPDATE") else "update")
+                for sql in statements
+                if sql.startswith("UPDATE wallets_account")
+                or ("FROM wallets_account" in sql and sql.endswith("FOR UPDATE"))
             ]
-            assert len(platform_updates) == 1  # every account of the batch in one UPDATE
+            # The batch's wallets locked and written once; platform revenue locked and written
+            # once, last: after the consultations' billing state (concurrent batches overlap).
+            assert accounts == ["lock", "update", "lock", "update"]
+            billing_state = max(
+                i for i, sql in enumerate(statements) if sql.startswith("UPDATE consultations")
+            )
+            platform_lock = max(
+                i
+                for i, sql in enumerate(statements)
+                if "FROM wallets_account" in sql and sql.endswith("FOR UPDATE")
+            )
+            assert platform_lock > billing_state
     # A batch costs a fixed number of queries, whatever the number of consultations in it.
     assert counts[0] == counts[1]
     platform = Account.objects.get(kind="platform_revenue")

@@ -16,6 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--ticks", type=int, default=3)
         parser.add_argument("--batch-size", type=int, default=None)
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="batches billed at once (default BILLING_WORKERS; --breakdown runs one)",
+        )
+        parser.add_argument(
             "--events", action="store_true", help="also send billing_tick frames (Redis)"
         )
         parser.add_argument("--pgbench-clients", type=int, default=2)
@@ -40,6 +46,7 @@ class Command(BaseCommand):
                 pgbench_seconds=options["pgbench_seconds"],
                 keep=options["keep"],
                 breakdown=options["breakdown"],
+                workers=options["workers"],
                 out=self.stdout.write,
             )
         except BenchError as exc:
