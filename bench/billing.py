@@ -5,13 +5,15 @@ DATABASE_URL pointing at PostgreSQL. It never touches the configured database's 
 
 1. creates a scratch database `<name>_bench_billing` on the same server and migrates it;
 2. bulk-creates N active consultations (new clients with funds, new consultants);
-3. runs `--ticks` full ticks of `bill_due_consultations`, each at a `now` 10 s after the last
+3. runs `--ticks` full ticks of `bill_due_consultations` (`--workers` batches at once, default
+   `BILLING_WORKERS`), each at a `now` 10 s after the last
    (the service is called exactly as the Celery task calls it; `now` is passed so the run does
    not wait for the wall clock), and times each;
 4. checks the books (`wallets.reconcile.check_ledger`: every transaction balanced, every
    balance equal to its entries) and fails if they do not balance;
-5. runs `pgbench -i` and `pgbench -b tpcb-like -T <the ticks' total time>` on a second scratch
-   database, and prints transactions per second;
+5. runs `pgbench -i`, a CHECKPOINT and `pgbench -b tpcb-like -T <the ticks' total time>` on a
+   second scratch database, twice, and prints both runs' transactions per second; the ratio
+   takes the better (on a shared VM one run can lose most of its disk to the host);
 6. prints postings per second, the tick's duration and the ratio to pgbench's TPS, then drops
    both scratch databases (unless `--keep`).
 
@@ -148,6 +150,7 @@ def _run_pgbench(params: dict, dbname: str, *, seconds: int, clients: int, out) 
     subprocess.run(
         [*base, "-i", "-q", "-s", "10", dbname], env=env, check=True, capture_output=True
     )
+    _admin_sql(params, "CHECKPOINT")  # the writes before it are not pgbench's to pay for
     command = [*base, "-b", "tpcb-like", "-T", str(seconds), "-c", str(clients), "-j", str(clients)]
     out(f"pgbench -b tpcb-like -T {seconds} -c {clients} -j {clients} {dbname} ...")
     result = subprocess.run([*command, dbname], env=env, check=True, capture_output=True, text=True)
@@ -219,6 +222,7 @@ def run(
         out(f"created {sessions} active consultations in {time.perf_counter() - t0:.1f} s")
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")  # autocommit: what a settled server would have
+            cursor.execute("CHECKPOINT")  # the ticks do not pay for the set-up's writes
 
         updates_before = _updates()
         durations = []
@@ -296,7 +300,13 @@ def run(
     _admin_sql(params, f'DROP DATABASE IF EXISTS "{pgbench_db}"')
     _admin_sql(params, f'CREATE DATABASE "{pgbench_db}"')
     try:
-        tps = _run_pgbench(params, pgbench_db, seconds=seconds, clients=pgbench_clients, out=out)
+        # Twice, the better run kept (the lower ratio): one run on this VM can lose most of its
+        # disk to the host or to the dropped scratch database's writes (bench/BILLING.md).
+        runs = [
+            _run_pgbench(params, pgbench_db, seconds=seconds, clients=pgbench_clients, out=out)
+            for _ in range(2)
+        ]
+        tps = max(runs)
     finally:
         if not keep:
             _admin_sql(params, f'DROP DATABASE IF EXISTS "{pgbench_db}"')
@@ -316,7 +326,10 @@ def run(
     )
     out(f"  postings/s: {postings_per_second:,.0f}")
     load = f"load {os.getloadavg()[0]:.1f}"
-    out(f"pgbench tpcb-like, {pgbench_clients} clients, {seconds} s: {tps:,.0f} TPS ({load})")
+    out(
+        f"pgbench tpcb-like, {pgbench_clients} clients, {seconds} s: {tps:,.0f} TPS, the better "
+        f"of {' and '.join(f'{r:,.0f}' for r in runs)} ({load})"
+    )
     out(f"ratio postings/s : pgbench TPS = {ratio:.1f}x (target >= 6x)")
     return result
 
