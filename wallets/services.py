@@ -6,8 +6,8 @@ Locking policy (read this before adding a function here)
   then system accounts (platform revenue, gateway clearing, ...), each in ascending id order
   (`ORDER BY user_id IS NULL, id`), so two postings over the same accounts never deadlock. A
   posting locks all its accounts at once, except the billing tick's late accounts (below).
-* Late accounts (`LateCredits`): a batch that only CREDITS a system account (the billing tick's
-  commission legs to platform revenue) may lock it last, just before its commit: the engine
+* Late accounts (`LateCredits`): a batch may lock a system account it posts to (the billing
+  tick's commission legs to platform revenue) last, just before its commit: the engine
   writes the batch's other legs first and buffers the late account's; `LateCredits.write` then
   locks the account, gives each buffered entry its `balance_after` from the locked balance and
   writes them. Every batch of every worker touches platform revenue; locked at the start, it
@@ -412,8 +412,6 @@ class LateCredits:
         self._entries: list[tuple[uuid.UUID, int, str, int]] = []
 
     def add(self, txn_id: uuid.UUID, account_id: int, kind: str, amount: int) -> None:
-        if amount < 0:
-            raise ValueError("a late account is only credited (a debit needs its balance locked)")
         self._entries.append((txn_id, account_id, kind, amount))
 
     def write(self, now) -> None:
@@ -423,6 +421,8 @@ class LateCredits:
         txns, accounts, kinds, amounts, afters = [], [], [], [], []
         for txn_id, account_id, kind, amount in self._entries:
             account = locked[account_id]
+            if account.is_user_wallet:  # its balance must be known (and checked) when posting
+                raise ValueError(f"account {account_id} is a wallet: it cannot be locked late")
             account.balance += amount
             txns.append(txn_id)
             accounts.append(account_id)

@@ -8,7 +8,7 @@ from wallets import services
 from wallets.errors import InsufficientFunds
 from wallets.models import AccountKind, EntryKind, Hold, HoldStatus, LedgerEntry, LedgerTransaction
 from wallets.reconcile import check_ledger
-from wallets.services import Leg, Posting
+from wallets.services import Leg, Posting, wallet_for
 from wallets.tests import factories as ledger
 from wallets.tests.factories import fund
 
@@ -197,3 +197,31 @@ def test_a_batch_that_would_overdraw_posts_nothing():
             ]
         )
     assert services.wallet_for(user=client).balance == 1000
+
+
+def test_a_wallet_cannot_be_locked_late():
+    """`LateCredits` is for system accounts: a wallet's balance must be locked, and checked
+    against what it holds, when its legs are posted."""
+    from django.db import transaction
+
+    from wallets.services import LateCredits, LockedAccount, lock_account_values, post_locked_batch
+
+    payer, payee = ClientFactory(), ClientFactory()
+    fund(payer, 1_000)
+    source, target = wallet_for(user=payer), wallet_for(user=payee)
+    with transaction.atomic():
+        late = LateCredits([LockedAccount(target.id, payee.id, True, 0, 0)])
+        post_locked_batch(
+            postings=[
+                Posting(
+                    kind=EntryKind.ADJUSTMENT,
+                    legs=[Leg(source, -10), Leg(target, 10)],
+                    idempotency_key="test:late-wallet",
+                )
+            ],
+            accounts=lock_account_values([source.id]),
+            late=late,
+        )
+        with pytest.raises(ValueError, match="cannot be locked late"):
+            late.write(None)
+        transaction.set_rollback(True)
