@@ -23,6 +23,7 @@ platform +commission: three entries) plus the consultation row's update.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -102,6 +103,34 @@ class Breakdown:
         rest = total - spent
         rows.append(f"  {rest / ticks:6.2f} s  {100 * rest / total:4.0f} %  Python, round trips")
         return rows
+
+
+class _Collections:
+    """The garbage collector's runs (gc.callbacks) and the time spent in them, by generation,
+    since the last `take()`. The collector runs holding the GIL: the ticks' threads wait."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.seconds = 0.0
+        self.runs = [0, 0, 0]
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def take(self) -> str:
+        line = f"GC {self.seconds:.2f} s in {sum(self.runs)} runs, {self.runs[2]} full" + (
+            ", startup frozen" if gc.get_freeze_count() else ""
+        )
+        self.seconds, self.runs = 0.0, [0, 0, 0]
+        return line
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def _pg_params() -> dict:
@@ -190,6 +219,7 @@ def run(
     keep: bool = False,
     breakdown: bool = False,
     workers: int | None = None,
+    freeze: bool = True,
     out: Callable[[str], None] = print,
 ) -> dict:
     from django.core.management import call_command
@@ -225,6 +255,11 @@ def run(
             cursor.execute("CHECKPOINT")  # the ticks do not pay for the set-up's writes
 
         updates_before = _updates()
+        if freeze:  # what a Celery worker does once started (config/celery.py)
+            from config.celery import freeze_startup_objects
+
+            freeze_startup_objects()
+        collector = _Collections()
         durations = []
         now = started_at
         timing = Breakdown() if breakdown else None
@@ -252,10 +287,12 @@ def run(
                 f"tick {tick}: {report.charges} postings, {report.billed} consultations, "
                 f"{report.batches} batches of <= {batch_size} ({workers} at once) "
                 f"in {elapsed:.2f} s "
-                f"({report.charges / elapsed:,.0f} postings/s, load {os.getloadavg()[0]:.1f})"
+                f"({report.charges / elapsed:,.0f} postings/s, load {os.getloadavg()[0]:.1f}; "
+                f"{collector.take()})"
             )
             if report.billed != sessions:
                 raise BenchError(f"tick {tick} billed {report.billed} of {sessions}")
+        collector.stop()
         if timing is not None:
             for line in timing.lines(sum(durations), ticks):
                 out(line)

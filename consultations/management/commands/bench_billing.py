@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--pgbench-seconds", type=int, default=None)
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
         parser.add_argument(
+            "--no-freeze",
+            action="store_true",
+            help="do not freeze the start-up objects out of the garbage collector first "
+            "(a Celery worker does: config/celery.py)",
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="time every statement (by verb and table) and commit of the ticks",
@@ -47,6 +53,7 @@ class Command(BaseCommand):
                 keep=options["keep"],
                 breakdown=options["breakdown"],
                 workers=options["workers"],
+                freeze=not options["no_freeze"],
                 out=self.stdout.write,
             )
         except BenchError as exc:
