@@ -4,7 +4,7 @@
   (`booking_charge`), when the booking is paid. Raises `InsufficientFunds` (402) if the
   wallet's available balance cannot cover it; a `split` booking's hold is consumed by it (the
   held part and the gateway part, just credited as a recharge, leave in this one posting).
-* `settle`: when the booking ends, in ONE batch (every account locked once, in id order):
+* `settle`: when the booking ends, in ONE batch (every account locked once, in lock order):
   the refund back to the client (`booking_refund`) and the kept part to the consultant less
   the commission fixed at booking (`booking_earning`, and `commission` to platform revenue).
   Either part may be zero. The keys make a repeat post nothing.
