@@ -741,7 +741,7 @@ def bill_due_consultations(
 
     def work() -> TickReport:
         done = TickReport()
-        while True:
+        while not cursor.stopped:
             with transaction.atomic(durable=True):
                 query = Consultation.objects.select_for_update(
                     skip_locked=True, of=("self",)
@@ -759,12 +759,13 @@ def bill_due_consultations(
             done.charges += result.charges
             done.ended += len(result.ended)
             done.set_aside += len(result.set_aside)
+        return done
 
     count = workers or settings.BILLING_WORKERS
     if count == 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
         parts = [work()]
     else:
-        parts = _run_on_own_connections(work, count)
+        parts = _run_on_own_connections(work, count, cursor)
     for part in parts:
         report.batches += part.batches
         report.billed += part.billed
@@ -780,6 +781,7 @@ class _Claims:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.after: uuid.UUID | None = None
+        self.stopped = False  # no more batches: the caller was interrupted
 
     def claimed(self, last: uuid.UUID) -> None:
         with self._lock:
@@ -787,9 +789,13 @@ class _Claims:
                 self.after = last
 
 
-def _run_on_own_connections(work: Callable[[], TickReport], count: int) -> list[TickReport]:
+def _run_on_own_connections(
+    work: Callable[[], TickReport], count: int, cursor: _Claims
+) -> list[TickReport]:
     """Runs `work` in `count` threads, each on its own database connection (closed after);
-    waits for all of them, then raises the first error, if any."""
+    waits for all of them, then raises the first error, if any. If the waiting thread is
+    interrupted (Celery's soft time limit), the workers finish the batch in hand and claim no
+    other; the interruption is raised once they have stopped."""
 
     def run() -> TickReport:
         try:
@@ -799,7 +805,11 @@ def _run_on_own_connections(work: Callable[[], TickReport], count: int) -> list[
 
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="billing") as pool:
         futures = [pool.submit(run) for _ in range(count)]
-        wait(futures)
+        try:
+            wait(futures)
+        except BaseException:
+            cursor.stopped = True
+            raise
     return [future.result() for future in futures]
 
 

@@ -186,3 +186,39 @@ def test_two_ticks_of_two_workers_and_postings_on_their_wallets_race_harmlessly(
     books_are_clean_and_each_charged_once(12)
     for session in sessions:
         assert wallet_for(user=session.client).balance == 100_000 - 100 + 7
+
+
+def test_an_interrupted_tick_s_workers_finish_their_batch_and_claim_no_other(
+    time_machine, monkeypatch
+):
+    """Celery's soft time limit raises in the thread that waits for the workers: they finish
+    the batch in hand (each its own transaction) and stop; what is left waits for the next
+    tick, and the interruption reaches the caller."""
+    skip_unless_postgres()
+    time_machine.move_to("2026-03-01 09:00:00Z", tick=False)
+    active_sessions(8)
+    time_machine.shift(10)
+    original = billing.bill_rows
+
+    def slow(rows, **kwargs):
+        time.sleep(0.3)  # the interruption lands while every worker holds a batch
+        return original(rows, **kwargs)
+
+    def interrupted(futures):
+        time.sleep(0.1)
+        raise TimeoutError("soft time limit")
+
+    monkeypatch.setattr(services, "bill_rows", slow)
+    monkeypatch.setattr(services, "wait", interrupted)
+
+    with pytest.raises(TimeoutError):
+        services.bill_due_consultations(batch_size=1, workers=2)
+
+    billed = Consultation.objects.filter(total_amount__gt=0).count()
+    assert billed == 2  # one batch of one each
+    assert LedgerTransaction.objects.filter(kind="consultation_charge").count() == 2
+    assert check_ledger().clean
+    monkeypatch.undo()
+    report = services.bill_due_consultations(batch_size=1, workers=2)  # the next tick
+    assert report.billed == 6
+    books_are_clean_and_each_charged_once(8)
