@@ -62,7 +62,6 @@ from wallets.models import AccountKind, EntryKind
 from wallets.services import (
     LateCredits,
     Leg,
-    LockedAccount,
     LockedHold,
     Posting,
     array_cursor,
@@ -489,15 +488,15 @@ def _plan_row(row, wallets, holds, platform, endings, now, the_grace, the_timeou
     return _Item(row, plan, posting, status, reason, ending, low_frame, client.balance)
 
 
-def _snapshot(wallets: dict, platform: LockedAccount, holds: dict) -> tuple:
+def _snapshot(wallets: dict, holds: dict) -> tuple:
+    # Platform revenue is not in it: its legs are written late (`LateCredits`), from the row.
     accounts = {a.id: (a.balance, a.held) for a in wallets.values()}
-    accounts[platform.id] = (platform.balance, platform.held)
     return accounts, {h.id: h.remaining for h in holds.values()}
 
 
-def _restore(snapshot: tuple, wallets: dict, platform: LockedAccount, holds: dict) -> None:
+def _restore(snapshot: tuple, wallets: dict, holds: dict) -> None:
     accounts, remaining = snapshot
-    for account in [*wallets.values(), platform]:
+    for account in wallets.values():
         account.balance, account.held = accounts[account.id]
     for hold in holds.values():
         hold.remaining = remaining[hold.id]
@@ -508,13 +507,13 @@ def _apply_isolating(items, wallets, platform, holds, now, on_end, set_aside) ->
     to the single rows that fail (set aside). Returns the items applied."""
     if not items:
         return []
-    snapshot = _snapshot(wallets, platform, holds)
+    snapshot = _snapshot(wallets, holds)
     try:
         with transaction.atomic():
             _apply(items, wallets, platform, holds, now, on_end)
         return items
     except Exception as exc:  # noqa: BLE001 - isolate the row(s) that cannot be billed
-        _restore(snapshot, wallets, platform, holds)
+        _restore(snapshot, wallets, holds)
         if len(items) == 1:
             count_set_aside(items[0].row[0], exc)
             set_aside.append(items[0].row[0])

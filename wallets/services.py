@@ -373,7 +373,7 @@ def post_locked_batch(
                 accounts[locked_hold.account_id].held -= consumed
                 touched_holds[locked_hold.id] = locked_hold
         for leg in posting.legs:
-            if late is not None and leg.account.id in late.accounts:
+            if late is not None and leg.account.id in late.ids:
                 late.add(txn_id, leg.account.id, leg.kind or posting.kind, leg.amount)
                 continue
             account = accounts[leg.account.id]
@@ -408,7 +408,7 @@ class LateCredits:
 
     def __init__(self, accounts: list[LockedAccount]) -> None:
         # Unlocked placeholders (`unlocked_system_account`): only their ids are used.
-        self.accounts = {a.id: a for a in accounts}
+        self.ids = {a.id for a in accounts}
         self._entries: list[tuple[uuid.UUID, int, str, int]] = []
 
     def add(self, txn_id: uuid.UUID, account_id: int, kind: str, amount: int) -> None:
@@ -431,15 +431,12 @@ class LateCredits:
             afters.append(account.balance)
         _insert_entries(now, txns, accounts, kinds, amounts, afters)
         _update_accounts([locked[i] for i in sorted(locked)], now)
-        for account_id, account in locked.items():  # the placeholders show what was written
-            self.accounts[account_id].balance = account.balance
-            self.accounts[account_id].held = account.held
         self._entries = []
 
 
 def unlocked_system_account(kind: str) -> LockedAccount:
     """A placeholder for the system account of `kind`, for legs a `LateCredits` will write: its
-    id only (balance 0 until `LateCredits.write` locks and reads the row)."""
+    id only (its balance is never read: `LateCredits.write` locks and reads the row)."""
     return LockedAccount(system_account(kind).id, None, False, 0, 0)
 
 
