@@ -123,8 +123,10 @@ class _Collections:
             self.runs[info["generation"]] += 1
 
     def take(self) -> str:
-        line = f"GC {self.seconds:.2f} s in {sum(self.runs)} runs, {self.runs[2]} full" + (
-            ", startup frozen" if gc.get_freeze_count() else ""
+        line = (
+            f"GC {self.seconds:.2f} s in {sum(self.runs)} runs, {self.runs[2]} full, "
+            f"young threshold {gc.get_threshold()[0]}"
+            + (", startup frozen" if gc.get_freeze_count() else "")
         )
         self.seconds, self.runs = 0.0, [0, 0, 0]
         return line
@@ -219,7 +221,7 @@ def run(
     keep: bool = False,
     breakdown: bool = False,
     workers: int | None = None,
-    freeze: bool = True,
+    tune_gc: bool = True,
     out: Callable[[str], None] = print,
 ) -> dict:
     from django.core.management import call_command
@@ -255,10 +257,10 @@ def run(
             cursor.execute("CHECKPOINT")  # the ticks do not pay for the set-up's writes
 
         updates_before = _updates()
-        if freeze:  # what a Celery worker does once started (config/celery.py)
-            from config.celery import freeze_startup_objects
+        if tune_gc:  # what a Celery worker does once started (config/celery.py)
+            from config.celery import tune_garbage_collector
 
-            freeze_startup_objects()
+            tune_garbage_collector()
         collector = _Collections()
         durations = []
         now = started_at

@@ -27,14 +27,25 @@ def _beat_schedule(sender, **kwargs):
     sender.conf.beat_schedule = beat_schedule()
 
 
+# A young collection runs after this many net allocations of tracked objects (Python's default:
+# 700). A billing batch makes about 100,000, most of which die with the batch: at 700 the
+# collector ran about 650 times a 20,000-session tick and promoted waves of them to older
+# generations (bench/BILLING.md).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 @worker_init.connect
 @worker_process_init.connect
-def freeze_startup_objects(**kwargs) -> None:
-    """Takes what is alive once a worker has started (modules, Django's apps and settings:
-    about 140,000 objects) out of the cyclic garbage collector's full collections. A billing
-    batch makes tens of thousands of objects that live through a young collection, and each
-    such wave sets off a full one, which walked every object of the process (about 0.1 s each,
-    several a tick); frozen, it walks what the batches made (bench/BILLING.md). In a forked
-    pool process it also leaves those pages shared with the parent."""
+def tune_garbage_collector(**kwargs) -> None:
+    """Sets the cyclic garbage collector up for a worker's work, once it has started.
+
+    Freezes what is alive then (modules, Django's apps and settings: about 140,000 objects) out
+    of the collections: a full collection walked every object of the process (about 0.1 s each,
+    several a tick); frozen, it walks what the batches made. In a forked pool process it also
+    leaves those pages shared with the parent. And collects the young generation less often
+    (`YOUNG_COLLECTION_THRESHOLD`): a 20,000-session tick's collections went from about 650
+    (0.3 s) to 35 (0.15 s), none of them full."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)

@@ -28,10 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--pgbench-seconds", type=int, default=None)
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
         parser.add_argument(
+            "--default-gc",
             "--no-freeze",
+            dest="default_gc",
             action="store_true",
-            help="do not freeze the start-up objects out of the garbage collector first "
-            "(a Celery worker does: config/celery.py)",
+            help="leave the garbage collector as Python starts it: no freeze of the start-up "
+            "objects, the default young threshold (a Celery worker tunes both: config/celery.py)",
         )
         parser.add_argument(
             "--breakdown",
@@ -53,7 +55,7 @@ class Command(BaseCommand):
                 keep=options["keep"],
                 breakdown=options["breakdown"],
                 workers=options["workers"],
-                freeze=not options["no_freeze"],
+                tune_gc=not options["default_gc"],
                 out=self.stdout.write,
             )
         except BenchError as exc:
