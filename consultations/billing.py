@@ -58,6 +58,7 @@ from config import metrics
 from config.events import announce_many, user_group
 from consultations.models import Consultation, EndReason, Kind, Status
 from wallets import keys
+from wallets.arrays import BigintArray, UuidArray
 from wallets.models import AccountKind, EntryKind
 from wallets.services import (
     LateCredits,
@@ -594,8 +595,12 @@ def write_billing_state(columns: list[list], *, now: datetime) -> None:
         # The ANY lets the planner probe the primary key instead of hashing the whole table.
         f"FROM UNNEST({unnest}) AS v({aliases}) WHERE c.id = v.id AND c.id = ANY(%b::uuid[])"
     )
+    packed = {"uuid": UuidArray, "bigint": BigintArray}  # the rest: psycopg's own lists
+    arrays = [
+        packed.get(kind, list)(column) for (_, kind), column in zip(typed, columns, strict=True)
+    ]
     with array_cursor() as cursor:
-        cursor.execute(sql, [now, *columns, columns[0]])
+        cursor.execute(sql, [now, *arrays, arrays[0]])
 
 
 __all__ = [
