@@ -111,6 +111,19 @@ def test_idempotency_keys_are_unique(client_user):
             LedgerTransaction.objects.create(kind="adjustment", idempotency_key="k", created_at=now)
 
 
+@pytest.mark.django_db
+def test_an_idempotency_key_is_written_into_one_index_only():
+    """Every posting inserts its key: one unique index, no `varchar_pattern_ops` twin (0012)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'wallets_ledgertransaction' "
+            "AND indexdef LIKE '%%idempotency_key%%'"
+        )
+        indexes = [row[0] for row in cursor.fetchall()]
+    assert len(indexes) == 1, indexes
+    assert indexes[0].startswith("CREATE UNIQUE INDEX")
+
+
 # --- Ledger transactions, legs, status columns -------------------------------------------------
 
 
