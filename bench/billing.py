@@ -135,6 +135,47 @@ class _Collections:
         gc.callbacks.remove(self._callback)
 
 
+def _server_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes (every backend and the
+    server's own: WAL writer, checkpointer...), from /proc; None if there are none here (a
+    remote server, no /proc)."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, found = 0, False
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                text = stat.read()
+        except OSError:  # gone meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if name.startswith("postgres"):
+            found = True
+            # utime, stime, and the same of its exited children (a closed connection's backend
+            # is counted by the postmaster once it is gone)
+            total += sum(int(field) for field in fields[11:15])
+    return total / ticks_per_second if found else None
+
+
+class _Cpu:
+    """CPU seconds of this process and of the PostgreSQL server since the last `take()`: on a
+    machine with two cores, whose share of them a tick spends."""
+
+    def __init__(self) -> None:
+        self._marks = (time.process_time(), _server_cpu_seconds())
+
+    def take(self) -> str:
+        now = (time.process_time(), _server_cpu_seconds())
+        ours, server = now[0] - self._marks[0], None
+        if now[1] is not None and self._marks[1] is not None:
+            server = now[1] - self._marks[1]
+        self._marks = now
+        return f"CPU: Python {ours:.2f} s" + (
+            f", PostgreSQL {server:.2f} s" if server is not None else ""
+        )
+
+
 def _pg_params() -> dict:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
@@ -262,6 +303,7 @@ def run(
 
             tune_garbage_collector()
         collector = _Collections()
+        cpu = _Cpu()
         durations = []
         now = started_at
         timing = Breakdown() if breakdown else None
@@ -290,7 +332,7 @@ def run(
                 f"{report.batches} batches of <= {batch_size} ({workers} at once) "
                 f"in {elapsed:.2f} s "
                 f"({report.charges / elapsed:,.0f} postings/s, load {os.getloadavg()[0]:.1f}; "
-                f"{collector.take()})"
+                f"{collector.take()}; {cpu.take()})"
             )
             if report.billed != sessions:
                 raise BenchError(f"tick {tick} billed {report.billed} of {sessions}")
