@@ -28,10 +28,11 @@ def _beat_schedule(sender, **kwargs):
 
 
 # A young collection runs after this many net allocations of tracked objects (Python's default:
-# 700). A billing batch makes about 100,000, most of which die with the batch: at 700 the
-# collector ran about 650 times a 20,000-session tick and promoted waves of them to older
-# generations (bench/BILLING.md).
-YOUNG_COLLECTION_THRESHOLD = 10_000
+# 700). A billing batch of 2,000 makes tens of thousands that live as long as the batch: at 700
+# the collector ran about 650 times a 20,000-session tick, walked them again and again and
+# promoted waves of them to older generations; at 10,000 about 35 times, at 50,000 a few
+# (bench/BILLING.md). The cost: cyclic garbage waits for up to 50,000 allocations.
+YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
 @worker_init.connect
@@ -43,8 +44,8 @@ def tune_garbage_collector(**kwargs) -> None:
     of the collections: a full collection walked every object of the process (about 0.1 s each,
     several a tick); frozen, it walks what the batches made. In a forked pool process it also
     leaves those pages shared with the parent. And collects the young generation less often
-    (`YOUNG_COLLECTION_THRESHOLD`): a 20,000-session tick's collections went from about 650
-    (0.3 s) to 35 (0.15 s), none of them full."""
+    (`YOUNG_COLLECTION_THRESHOLD`): a 40,000-session tick's collector time went from 0.3-0.5 s
+    to under 0.1 s."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
