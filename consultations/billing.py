@@ -460,6 +460,7 @@ def _plan_row(row, wallets, holds, platform, endings, now, the_grace, the_timeou
     )
     posting = None
     if plan.charge > 0:
+        cid_text = str(cid)
         share = plan.charge - plan.commission
         legs = [Leg(client, -plan.charge, EntryKind.CONSULTATION_CHARGE)]
         if share:
@@ -469,9 +470,9 @@ def _plan_row(row, wallets, holds, platform, endings, now, the_grace, the_timeou
         posting = Posting(
             kind=EntryKind.CONSULTATION_CHARGE,
             legs=legs,
-            idempotency_key=keys.consultation_charge(cid, plan.seconds),
+            idempotency_key=keys.consultation_charge(cid_text, plan.seconds),
             reference_type="consultation",
-            reference_id=str(cid),
+            reference_id=cid_text,
             description=f"{channel} consultation, {plan.seconds} s billed",
             consume_hold=own_hold if own_hold and own_hold.remaining else None,
         )

@@ -73,6 +73,10 @@ def recharge(payment_id: Any) -> str:
 
 
 def consultation_charge(consultation_id: Any, seconds: int) -> str:
+    # `_key`'s checks, inline: the billing tick builds one of these a consultation.
+    part = consultation_id if type(consultation_id) is str else str(consultation_id)
+    if part and ":" not in part and len(part) < 200 and type(seconds) is int:
+        return f"charge:{part}:{seconds}"
     return _key("charge", consultation_id, int(seconds))
 
 

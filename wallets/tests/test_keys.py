@@ -85,3 +85,19 @@ def test_no_code_outside_the_keys_module_writes_a_key_by_hand():
                 if isinstance(node.value, ast.JoinedStr | ast.Constant | ast.BinOp):
                     offenders.append(f"{rel}:{node.value.lineno}")
     assert not offenders, "build keys with wallets.keys: " + ", ".join(offenders)
+
+
+@given(
+    consultation=st.one_of(st.uuids(), part, st.text(max_size=300)),
+    seconds=st.integers(-10, 10**12),
+)
+def test_a_charge_key_is_what_the_general_builder_makes(consultation, seconds):
+    """`consultation_charge` checks its parts inline (the tick's hot path): the same keys, the
+    same refusals."""
+    try:
+        expected = keys._key("charge", consultation, seconds)
+    except ValueError:
+        with pytest.raises(ValueError):
+            keys.consultation_charge(consultation, seconds)
+        return
+    assert keys.consultation_charge(consultation, seconds) == expected
