@@ -11,6 +11,9 @@ both in this process, so one clock). Two anchors run in the same run, on the sam
   stored, delivered message costs. Its saturation point (the highest offered rate with >= 99 %
   delivered and p99 <= 250 ms, found by doubling then bisecting, a few seconds a step) is
   compared with the chat server's: `saturation chat/floor`.
+* daphne's own cost (`bench/daphne_relay.py`): the relay's protocol as a raw ASGI application
+  served by daphne (no Django, no Channels, no storage). Its saturation point beside the
+  floor's, `saturation daphne relay/floor`, bounds what any application on daphne can reach.
 
 Each line carries the machine's load average at the time (the machine may be shared: the
 ratios, measured minutes apart in the same run, are the figures to read).
@@ -406,10 +409,10 @@ def saturation_line(name: str, rate: float, anchor: str, anchor_rate: float) -> 
 
 
 async def measure(
-    args, relay_urls, chat_urls, floor_urls
-) -> tuple[Result, Result, float | None, float | None]:
+    args, relay_urls, chat_urls, floor_urls, daphne_relay_urls
+) -> tuple[Result, Result, float | None, float | None, float | None]:
     """The fixed load on the relay and on the chat server (throughput), then the saturation
-    points of the floor and of the chat server, all in this one run."""
+    points of the chat server, the floor and daphne's bare relay, all in this one run."""
     relay = Fleet("relay", chat=False, pids=[args.relay_pid])
     await relay.open(relay_urls)
     relay_result = await relay.phase(args.rate, args.duration)
@@ -440,7 +443,16 @@ async def measure(
             start=args.saturation_start, duration=args.phase_seconds
         )
         await floor.close()
-    return relay_result, chat_result, chat_saturation, floor_saturation
+    daphne_saturation = None
+    if args.saturation:
+        bare = Fleet("daphne relay", chat=False, pids=[args.daphne_relay_pid])
+        await bare.open(daphne_relay_urls)
+        print(f"saturation search: daphne relay ({args.phase_seconds:g} s a step)", flush=True)
+        daphne_saturation, _ = await bare.saturation(
+            start=args.saturation_start, duration=args.phase_seconds
+        )
+        await bare.close()
+    return relay_result, chat_result, chat_saturation, floor_saturation, daphne_saturation
 
 
 def main() -> None:
@@ -520,7 +532,14 @@ def main() -> None:
         )
         for port in ports
     ]
-    relay_port, floor_port = free_port(), free_port()
+    relay_port, floor_port, daphne_relay_port = free_port(), free_port(), free_port()
+    daphne_relay = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(daphne_relay_port)]
+        + ["--websocket_connect_timeout", "60", "bench.daphne_relay:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     relay = subprocess.Popen(  # noqa: S603
         [sys.executable, str(ROOT / "bench" / "relay.py"), "--port", str(relay_port)],
         cwd=ROOT,
@@ -537,9 +556,11 @@ def main() -> None:
             wait_port(port, server)
         wait_port(relay_port, relay)
         wait_port(floor_port, floor)
+        wait_port(daphne_relay_port, daphne_relay)
         args.server_pids = [server.pid for server in servers]
         args.relay_pid, args.floor_pid = relay.pid, floor.pid
-        chat_urls, floor_urls, relay_urls = [], [], []
+        args.daphne_relay_pid = daphne_relay.pid
+        chat_urls, floor_urls, relay_urls, daphne_relay_urls = [], [], [], []
         for index, (sid, client, expert) in enumerate(sessions):
             # with several processes, the two sides of a session sit on different ones
             a = ports[index % len(ports)]
@@ -565,11 +586,18 @@ def main() -> None:
                     f"ws://127.0.0.1:{relay_port}/?room={sid}",
                 )
             )
-        relay_result, chat_result, chat_saturation, floor_saturation = asyncio.run(
-            measure(args, relay_urls, chat_urls, floor_urls)
+            daphne_relay_urls.append(
+                (
+                    sid,
+                    f"ws://127.0.0.1:{daphne_relay_port}/?room={sid}",
+                    f"ws://127.0.0.1:{daphne_relay_port}/?room={sid}",
+                )
+            )
+        relay_result, chat_result, chat_saturation, floor_saturation, daphne_saturation = (
+            asyncio.run(measure(args, relay_urls, chat_urls, floor_urls, daphne_relay_urls))
         )
     finally:
-        for process in [*servers, relay, floor]:
+        for process in [*servers, relay, floor, daphne_relay]:
             stop(process)
 
     offered = args.sockets * args.rate
@@ -596,6 +624,12 @@ def main() -> None:
         print(
             f"ratio    {saturation_line('chat', chat_saturation, 'floor', floor_saturation)} "
             f"(target >= 0.5x)   ({load_average()})"
+        )
+    if daphne_saturation is not None and floor_saturation is not None:
+        bound = saturation_line("daphne relay", daphne_saturation, "floor", floor_saturation)
+        print(
+            f"ratio    {bound} (daphne alone, {daphne_saturation:.0f} msg/s: no application "
+            "served by daphne goes further)"
         )
     if chat_result.errors:
         print(f"note: the chat server answered {chat_result.errors} error frames")
