@@ -400,9 +400,10 @@ def run(
         f"billing: {sessions} consultations per tick, batches of {batch_size}, "
         f"{workers} worker{'s' if workers > 1 else ''}, events {'on' if events else 'off'}"
     )
+    period = settings.BILLING_TICK_SECONDS
     out(
-        f"  tick duration: mean {mean:.2f} s, best {best:.2f} s "
-        f"(target < {target:.1f} s = 20 % of the {settings.BILLING_TICK_SECONDS} s period: "
+        f"  tick duration: mean {mean:.2f} s, best {best:.2f} s (within the {period} s period: "
+        f"{'met' if mean < period else 'NOT met'}; within 20 % of it, {target:.1f} s: "
         f"{'met' if mean < target else 'NOT met'})"
     )
     out(f"  postings/s: {postings_per_second:,.0f}")
