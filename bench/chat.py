@@ -408,6 +408,13 @@ def saturation_line(name: str, rate: float, anchor: str, anchor_rate: float) -> 
     return f"saturation {name}/{anchor} = {ratio:.2f}x"
 
 
+async def search(fleet: Fleet, args) -> float:
+    """`fleet`'s saturation point, its steps printed as they go."""
+    print(f"saturation search: {fleet.name} ({args.phase_seconds:g} s a step)", flush=True)
+    rate, _ = await fleet.saturation(start=args.saturation_start, duration=args.phase_seconds)
+    return rate
+
+
 async def measure(
     args, relay_urls, chat_urls, floor_urls, daphne_relay_urls
 ) -> tuple[Result, Result, float | None, float | None, float | None]:
@@ -428,29 +435,18 @@ async def measure(
         print(f"profile: {args.profile} (py-spy, collapsed stacks; bench/flame.py sums them)")
     print(relay_result.line(), flush=True)
     print(chat_result.line(), flush=True)
-    chat_saturation = floor_saturation = None
+    chat_saturation = floor_saturation = daphne_saturation = None
     if args.saturation:
-        print(f"saturation search: chat ({args.phase_seconds:g} s a step)", flush=True)
-        chat_saturation, _ = await chat.saturation(
-            start=args.saturation_start, duration=args.phase_seconds
-        )
+        chat_saturation = await search(chat, args)
     await chat.close()
     if args.saturation:
         floor = Fleet("floor", chat=True, pids=[args.floor_pid])
         await floor.open(floor_urls)
-        print(f"saturation search: floor ({args.phase_seconds:g} s a step)", flush=True)
-        floor_saturation, _ = await floor.saturation(
-            start=args.saturation_start, duration=args.phase_seconds
-        )
+        floor_saturation = await search(floor, args)
         await floor.close()
-    daphne_saturation = None
-    if args.saturation:
         bare = Fleet("daphne relay", chat=False, pids=[args.daphne_relay_pid])
         await bare.open(daphne_relay_urls)
-        print(f"saturation search: daphne relay ({args.phase_seconds:g} s a step)", flush=True)
-        daphne_saturation, _ = await bare.saturation(
-            start=args.saturation_start, duration=args.phase_seconds
-        )
+        daphne_saturation = await search(bare, args)
         await bare.close()
     return relay_result, chat_result, chat_saturation, floor_saturation, daphne_saturation
 
@@ -579,20 +575,9 @@ def main() -> None:
                     f"ws://127.0.0.1:{floor_port}/?user={expert.user_id}",
                 )
             )
-            relay_urls.append(
-                (
-                    sid,
-                    f"ws://127.0.0.1:{relay_port}/?room={sid}",
-                    f"ws://127.0.0.1:{relay_port}/?room={sid}",
-                )
-            )
-            daphne_relay_urls.append(
-                (
-                    sid,
-                    f"ws://127.0.0.1:{daphne_relay_port}/?room={sid}",
-                    f"ws://127.0.0.1:{daphne_relay_port}/?room={sid}",
-                )
-            )
+            for urls, port in ((relay_urls, relay_port), (daphne_relay_urls, daphne_relay_port)):
+                room = f"ws://127.0.0.1:{port}/?room={sid}"  # both sides join the same room
+                urls.append((sid, room, room))
         relay_result, chat_result, chat_saturation, floor_saturation, daphne_saturation = (
             asyncio.run(measure(args, relay_urls, chat_urls, floor_urls, daphne_relay_urls))
         )
