@@ -13,4 +13,4 @@ RUN DEBUG=1 STATIC_MANIFEST=1 python manage.py collectstatic --noinput \
     && mkdir -p /data/private_media && chown consult:consult /data/private_media
 USER consult:consult
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["python", "-m", "config.serve", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

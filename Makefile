@@ -46,7 +46,7 @@ run: migrate
 	@if [ ! -f .demo-loaded ] && $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then \
 		$(BIN)/python manage.py seed_demo && touch .demo-loaded; fi
 	$(BIN)/python -m config.metrics_dir $$PROMETHEUS_MULTIPROC_DIR
-	$(BIN)/daphne -v 0 -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(BIN)/python -m config.serve -v 0 -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 test: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

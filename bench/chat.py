@@ -420,10 +420,12 @@ async def measure(
 ) -> tuple[Result, Result, float | None, float | None, float | None]:
     """The fixed load on the relay and on the chat server (throughput), then the saturation
     points of the chat server, the floor and daphne's bare relay, all in this one run."""
-    relay = Fleet("relay", chat=False, pids=[args.relay_pid])
-    await relay.open(relay_urls)
-    relay_result = await relay.phase(args.rate, args.duration)
-    await relay.close()
+    relay_result = None
+    if not args.chat_only:
+        relay = Fleet("relay", chat=False, pids=[args.relay_pid])
+        await relay.open(relay_urls)
+        relay_result = await relay.phase(args.rate, args.duration)
+        await relay.close()
 
     chat = Fleet("chat", chat=True, pids=args.server_pids)
     await chat.open(chat_urls)
@@ -433,13 +435,14 @@ async def measure(
     if profiler is not None:
         profiler.wait()
         print(f"profile: {args.profile} (py-spy, collapsed stacks; bench/flame.py sums them)")
-    print(relay_result.line(), flush=True)
+    if relay_result is not None:
+        print(relay_result.line(), flush=True)
     print(chat_result.line(), flush=True)
     chat_saturation = floor_saturation = daphne_saturation = None
     if args.saturation:
         chat_saturation = await search(chat, args)
     await chat.close()
-    if args.saturation:
+    if args.saturation and not args.chat_only:
         floor = Fleet("floor", chat=True, pids=[args.floor_pid])
         await floor.open(floor_urls)
         floor_saturation = await search(floor, args)
@@ -468,6 +471,11 @@ def main() -> None:
         dest="saturation",
         action="store_false",
         help="skip the saturation search (chat server and floor)",
+    )
+    parser.add_argument(
+        "--chat-only",
+        action="store_true",
+        help="the chat server alone, no anchors (quick comparisons of two versions; no ratios)",
     )
     parser.add_argument(
         "--phase-seconds", type=float, default=5.0, help="seconds of sending per search step"
@@ -519,7 +527,7 @@ def main() -> None:
     ports = [free_port() for _ in range(args.processes)]
     servers = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(port)]
             # a loaded machine may take longer than daphne's 5 s to accept a burst of sockets
             + ["--websocket_connect_timeout", "60", "config.asgi:application"],
             cwd=ROOT,
@@ -530,7 +538,7 @@ def main() -> None:
     ]
     relay_port, floor_port, daphne_relay_port = free_port(), free_port(), free_port()
     daphne_relay = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(daphne_relay_port)]
+        [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(daphne_relay_port)]
         + ["--websocket_connect_timeout", "60", "bench.daphne_relay:application"],
         cwd=ROOT,
         env=env,
@@ -591,6 +599,11 @@ def main() -> None:
         f"({offered:g} msg/s offered), {args.duration:g} s, {args.processes} daphne process(es), "
         f"{args.layer} channel layer"
     )
+    if relay_result is None:
+        print(chat_result.line())
+        if chat_saturation is not None:
+            print(f"saturation: chat {chat_saturation:.0f} msg/s   ({load_average()})")
+        return
     print(relay_result.line())
     print(chat_result.line())
     throughput = chat_result.rate / relay_result.rate if relay_result.rate else float("nan")

@@ -2,12 +2,12 @@
 AsyncAPI document (`GET /api/asyncapi.json`, chat/asyncapi.py).
 
 In the test process every WebSocket consumer's ASGI `send` is wrapped once
-(`channels.consumer.AsyncConsumer.__call__`), so the frames of every test that opens a socket
-on the application (the chat, billing, booking and browser tests alike) pass through
-`check_frame`. Tests that talk to a daphne of their own call `check_frame` on what they receive.
-A frame that does not match its type's schema, or whose type the document does not describe,
-fails the test that made it send it. Nothing here runs outside the tests: production's consumer
-has no hook and pays nothing.
+(`channels.consumer.AsyncConsumer.__call__`, and the chat consumer's own), so the frames of
+every test that opens a socket on the application (the chat, billing, booking and browser tests
+alike) pass through `check_frame`. Tests that talk to a daphne of their own call `check_frame`
+on what they receive. A frame that does not match its type's schema, or whose type the document
+does not describe, fails the test that made it send it. Nothing here runs outside the tests:
+production's consumer has no hook and pays nothing.
 """
 
 from __future__ import annotations
@@ -104,9 +104,16 @@ def frames_checked() -> dict[str, int]:
 def _install() -> None:
     from channels.consumer import AsyncConsumer
 
-    if getattr(AsyncConsumer.__call__, "_checks_frames", False):
+    from chat.consumers import SessionConsumer
+
+    for consumer in (AsyncConsumer, SessionConsumer):  # (the chat's has its own __call__)
+        _check_frames_of(consumer)
+
+
+def _check_frames_of(consumer) -> None:
+    if getattr(consumer.__call__, "_checks_frames", False):
         return
-    original = AsyncConsumer.__call__
+    original = consumer.__call__
 
     async def __call__(self, scope, receive, send):
         if scope.get("type") != "websocket":
@@ -120,7 +127,7 @@ def _install() -> None:
         return await original(self, scope, receive, checked_send)
 
     __call__._checks_frames = True  # type: ignore[attr-defined]
-    AsyncConsumer.__call__ = __call__
+    consumer.__call__ = __call__
 
 
 def pytest_configure(config) -> None:

@@ -44,7 +44,7 @@ def daphne(env: dict[str, str], timeout: float = 60, log: Path | None = None) ->
         port = probe.getsockname()[1]
     stderr = open(log, "w+b") if log else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(port)]
         + ["config.asgi:application"],
         cwd=ROOT,
         env=env,

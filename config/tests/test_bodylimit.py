@@ -119,7 +119,7 @@ def daphne(tmp_path_factory):
         "API_MAX_BODY_BYTES": str(1024 * 1024),
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(port)]
         + ["config.asgi:application"],
         cwd=ROOT,
         env=env,

@@ -5,7 +5,8 @@ import weakref
 
 from celery.signals import worker_init, worker_process_init
 
-from config.celery import YOUNG_COLLECTION_THRESHOLD, tune_garbage_collector
+from config.celery import tune_garbage_collector
+from config.garbage import YOUNG_COLLECTION_THRESHOLD
 
 
 def receivers(signal) -> list:

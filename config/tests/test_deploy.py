@@ -208,7 +208,7 @@ def test_a_payment_signed_with_the_public_development_secret_is_refused_by_an_of
 @pytest.mark.parametrize(
     "command",
     [
-        ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "config.asgi:application"],
+        ["-m", "config.serve", "-b", "127.0.0.1", "-p", "0", "config.asgi:application"],
         ["-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1"],
         ["-m", "celery", "-A", "config", "beat", "--schedule", os.devnull],
     ],

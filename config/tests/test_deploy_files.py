@@ -113,6 +113,7 @@ def test_web_is_ready_on_healthz_and_scaled_by_the_autoscaler():
     web = by_kind("Deployment")["consult-web"]
     (daphne,) = [c for c in web["spec"]["template"]["spec"]["containers"] if c["name"] == "daphne"]
     assert daphne["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert daphne["command"][:3] == ["python", "-m", "config.serve"]  # daphne on uvloop
     assert "config.asgi:application" in daphne["command"]
     # The probes and Prometheus reach the pod by its IP: it must be an allowed host.
     env = {item["name"]: item for item in daphne["env"]}

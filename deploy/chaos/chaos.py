@@ -243,7 +243,7 @@ class Platform:
                 [
                     str(PYTHON),
                     "-m",
-                    "daphne",
+                    "config.serve",
                     "-v",
                     "0",
                     "-b",
