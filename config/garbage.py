@@ -8,8 +8,8 @@ import gc
 # the collector ran about 650 times a 20,000-session tick, walked them again and again and
 # promoted waves of them to older generations; at 10,000 about 35 times, at 50,000 a few
 # (bench/BILLING.md). daphne's frames and events are short-lived but many: at 700 its collector
-# walked the sockets' long-lived objects thousands of times a second (bench/CHAT.md). The cost:
-# cyclic garbage waits for up to 50,000 allocations.
+# took about 6 % of its CPU (bench/CHAT.md). The cost: cyclic garbage waits for up to 50,000
+# allocations.
 YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
