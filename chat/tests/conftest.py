@@ -78,7 +78,7 @@ class Daphne:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(self.port)]
             + ["config.asgi:application"],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from chat.testing import check_frame
 from chat.tests.helpers import access_token
@@ -106,7 +107,7 @@ def test_a_chat_message_through_the_served_daphne_on_uvloop(server):
 
     async def chat() -> tuple[dict, dict]:
         url = f"ws://127.0.0.1:{server}/ws/?token="
-        origin = f"http://127.0.0.1:{server}"
+        origin = Origin(f"http://127.0.0.1:{server}")
         async with (
             websockets.connect(url + tokens["client"], origin=origin) as client,
             websockets.connect(url + tokens["consultant"], origin=origin) as consultant,
