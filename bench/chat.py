@@ -424,7 +424,7 @@ async def search(fleet: Fleet, args) -> float:
 
 async def measure(
     args, relay_urls, chat_urls, floor_urls, daphne_relay_urls
-) -> tuple[Result, Result, float | None, float | None, float | None]:
+) -> tuple[Result | None, Result, float | None, float | None, float | None]:
     """The fixed load on the relay and on the chat server (throughput), then the saturation
     points of the chat server, the floor and daphne's bare relay, all in this one run."""
     relay_result = None

@@ -67,10 +67,10 @@ def test_a_failing_dispatch_ends_the_loop_and_every_pump_with_its_exception():
 
 
 def test_cancelling_the_loop_cancels_its_pumps_mid_dispatch():
-    started, cancelled = asyncio.Event, []
+    cancelled = []
 
     async def main():
-        in_dispatch = started()
+        in_dispatch = asyncio.Event()
 
         async def dispatch(message):
             in_dispatch.set()

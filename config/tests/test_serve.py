@@ -65,8 +65,8 @@ def server(django_db_setup, django_db_blocker):
 
 def loaded_libraries(port: int) -> str:
     """The shared objects mapped by the process listening on `port` (ours: its child)."""
-    for path in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = path.split()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
         if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
             inode = fields[9]
             break
