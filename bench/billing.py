@@ -299,9 +299,9 @@ def run(
 
         updates_before = _updates()
         if tune_gc:  # what a Celery worker does once started (config/celery.py)
-            from config.celery import tune_garbage_collector
+            from config.garbage import tune_collector
 
-            tune_garbage_collector()
+            tune_collector()
         collector = _Collections()
         cpu = _Cpu()
         durations = []

@@ -7,7 +7,7 @@ for a message, it does on top of this; so this relay's saturation point, set bes
 (`bench/chat.py`: `saturation daphne relay/floor`), is the most any application served by
 daphne can reach on the machine.
 
-    python -m daphne -b 127.0.0.1 -p 8766 bench.daphne_relay:application
+    python -m config.serve -b 127.0.0.1 -p 8766 bench.daphne_relay:application  # as the chat's
 """
 
 from __future__ import annotations

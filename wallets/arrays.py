@@ -40,28 +40,36 @@ class UuidArray(list):
         return [uuid.UUID(int=u) if isinstance(u, int) else u for u in self]
 
 
-class _BigintArrayDumper(adapt.Dumper):
+class _ArrayDumper(adapt.Dumper):
+    """A one-dimensional array of `element`s: the header, then `elements` packs the rest."""
+
     format = pq.Format.BINARY
+    element = _INT8
+
+    def dump(self, obj: list) -> bytes:
+        if not obj:
+            return _EMPTY.pack(0, 0, self.element.oid)
+        return _HEADER.pack(1, 0, self.element.oid, len(obj), 1) + self.elements(obj)
+
+    def elements(self, obj: list) -> bytes:
+        raise NotImplementedError
+
+
+class _BigintArrayDumper(_ArrayDumper):
     oid = _INT8.array_oid
+    element = _INT8
 
-    def dump(self, obj: BigintArray) -> bytes:
-        if not obj:
-            return _EMPTY.pack(0, 0, _INT8.oid)
-        head = _HEADER.pack(1, 0, _INT8.oid, len(obj), 1)
-        body = struct.pack(">" + "iq" * len(obj), *chain.from_iterable(zip(repeat(8), obj)))
-        return head + body
+    def elements(self, obj: list) -> bytes:
+        return struct.pack(">" + "iq" * len(obj), *chain.from_iterable(zip(repeat(8), obj)))
 
 
-class _UuidArrayDumper(adapt.Dumper):
-    format = pq.Format.BINARY
+class _UuidArrayDumper(_ArrayDumper):
     oid = _UUID.array_oid
+    element = _UUID
 
-    def dump(self, obj: UuidArray) -> bytes:
-        if not obj:
-            return _EMPTY.pack(0, 0, _UUID.oid)
+    def elements(self, obj: list) -> bytes:
         ints = [u if type(u) is int else u.int for u in obj]
-        body = _UUID_LENGTH.join([i.to_bytes(16, "big") for i in ints])
-        return _HEADER.pack(1, 0, _UUID.oid, len(obj), 1) + _UUID_LENGTH + body
+        return _UUID_LENGTH + _UUID_LENGTH.join([i.to_bytes(16, "big") for i in ints])
 
 
 def register(adapters) -> None:

@@ -475,6 +475,7 @@ def _insert_transactions(todo: list[tuple[uuid.UUID, Posting]], now) -> set[uuid
         )
         return {t for t, _ in fresh}
     table = LedgerTransaction._meta.db_table
+    ids = UuidArray([t for t, _ in todo])
     with array_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (id, kind, idempotency_key, reference_type, "  # noqa: S608
@@ -483,7 +484,7 @@ def _insert_transactions(todo: list[tuple[uuid.UUID, Posting]], now) -> set[uuid
             "%b::varchar[], %b::varchar[]) AS t ON CONFLICT (idempotency_key) DO NOTHING",
             [
                 now,
-                UuidArray([t for t, _ in todo]),
+                ids,
                 [p.kind for _, p in todo],
                 [p.idempotency_key for _, p in todo],
                 [p.reference_type for _, p in todo],
@@ -495,7 +496,7 @@ def _insert_transactions(todo: list[tuple[uuid.UUID, Posting]], now) -> set[uuid
             return {t for t, _ in todo}
         cursor.execute(
             f"SELECT id FROM {table} WHERE id = ANY(%b::uuid[])",  # noqa: S608
-            [UuidArray([t for t, _ in todo])],
+            [ids],
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -545,10 +546,8 @@ def _update_accounts(changed: list[LockedAccount], now) -> None:
             )
         return
     ids = BigintArray([a.id for a in changed])
-    balances, held = (
-        BigintArray([a.balance for a in changed]),
-        BigintArray([a.held for a in changed]),
-    )
+    balances = BigintArray([a.balance for a in changed])
+    held = BigintArray([a.held for a in changed])
     with array_cursor() as cursor:
         cursor.execute(
             f"UPDATE {Account._meta.db_table} AS a SET balance = v.balance, "  # noqa: S608
