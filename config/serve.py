@@ -12,13 +12,16 @@ imported the application: a chat message makes hundreds of short-lived objects, 
 collection ran every 700 of them and the older generations' collections walked the sockets'
 long-lived objects again: the collector was about 6 % of the process's CPU (`perf`, 100 msg/s).
 
-The reactor is installed here, on a uvloop loop, before daphne is imported: daphne then finds an
-asyncio reactor in place and keeps it (daphne/server.py). `ASGI_EVENT_LOOP=asyncio` keeps the
-standard loop (a comparison, or a platform without uvloop).
+The reactor (`config.reactor`'s: Twisted's asyncio reactor with a socket's writes of one loop
+pass flushed together after it) is installed here, on a uvloop loop, before daphne is imported:
+daphne then finds an asyncio reactor in place and keeps it (daphne/server.py).
+`ASGI_EVENT_LOOP=asyncio` puts it on the standard loop (a comparison, or a platform without
+uvloop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -26,15 +29,18 @@ LOOPS = ("uvloop", "asyncio")
 
 
 def install_reactor(loop_name: str) -> None:
-    """Twisted's asyncio reactor on a new `loop_name` event loop (before daphne is imported)."""
+    """Twisted's asyncio reactor (`config.reactor`'s) on a new `loop_name` event loop, before
+    daphne is imported."""
     if loop_name not in LOOPS:
         raise SystemExit(f"ASGI_EVENT_LOOP={loop_name!r}: one of {', '.join(LOOPS)}")
-    if loop_name == "asyncio":
-        return  # daphne installs its own
-    import uvloop
-    from twisted.internet import asyncioreactor
+    from config import reactor
 
-    asyncioreactor.install(uvloop.new_event_loop())
+    if loop_name == "asyncio":
+        reactor.install(asyncio.new_event_loop())
+        return
+    import uvloop
+
+    reactor.install(uvloop.new_event_loop())
 
 
 def prepare(loop_name: str) -> None:
