@@ -1,4 +1,5 @@
-"""`python -m config.serve`: daphne on uvloop, its collector tuned, serving the chat for real."""
+"""`python -m config.serve`: daphne on uvloop and config.reactor, its collector tuned, serving the
+chat for real."""
 
 import asyncio
 import json
@@ -24,7 +25,8 @@ serve.prepare(sys.argv[1])
 from twisted.internet import reactor
 reactor.callWhenRunning(reactor.stop)  # after what prepare() asked for when running
 reactor.run(installSignalHandlers=False)
-print(type(reactor._asyncioEventloop).__module__, gc.get_threshold()[0], gc.get_freeze_count())
+print(type(reactor._asyncioEventloop).__module__, gc.get_threshold()[0], gc.get_freeze_count(),
+      type(reactor).__module__)
 """
 
 
@@ -42,8 +44,9 @@ def started(loop_name: str) -> subprocess.CompletedProcess:
 def test_the_reactor_runs_on_uvloop_and_the_collector_is_tuned_once_running():
     result = started("uvloop")
     assert result.returncode == 0, result.stderr
-    module, threshold, frozen = result.stdout.split()
+    module, threshold, frozen, reactor = result.stdout.split()
     assert module.startswith("uvloop")
+    assert reactor == "config.reactor"
     assert int(threshold) == YOUNG_COLLECTION_THRESHOLD
     assert int(frozen) > 10_000  # daphne, Twisted, the modules imported by then
 
@@ -52,6 +55,7 @@ def test_the_standard_loop_on_demand_and_an_unknown_one_refused():
     result = started("asyncio")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0].startswith("asyncio")
+    assert result.stdout.split()[3] == "config.reactor"
     refused = started("tokio")
     assert refused.returncode != 0
     assert "ASGI_EVENT_LOOP='tokio': one of uvloop, asyncio" in refused.stderr
