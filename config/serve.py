@@ -43,11 +43,29 @@ def install_reactor(loop_name: str) -> None:
     reactor.install(uvloop.new_event_loop())
 
 
+def _plain(value, *args, **kwargs):
+    return value
+
+
+def plain_autobahn_log_arguments() -> None:
+    """autobahn's frame paths (`dataReceived` for every frame in, `sendData` for every frame
+    out) write the arguments of a debug line, colouring them with click (`hltype`, `hlval`), at
+    each call, before the logger finds debug lines are off: 4 % of daphne's CPU at 1,500 chat
+    messages a second (bench/CHAT.md). Here those two names of autobahn's WebSocket modules give
+    the value itself: a debug line, if one is ever written, is formatted from it then."""
+    from autobahn.twisted import websocket as twisted_websocket
+    from autobahn.websocket import protocol
+
+    for module in (twisted_websocket, protocol):
+        module.hltype = module.hlval = _plain  # type: ignore[attr-defined]
+
+
 def prepare(loop_name: str) -> None:
-    """This process made ready for daphne: the reactor on `loop_name`'s loop, and the collector
-    tuned once the reactor runs (daphne has imported the application by then; no connection
-    has been accepted)."""
+    """This process made ready for daphne: the reactor on `loop_name`'s loop, autobahn's debug
+    lines free when off, and the collector tuned once the reactor runs (daphne has imported the
+    application by then; no connection has been accepted)."""
     install_reactor(loop_name)
+    plain_autobahn_log_arguments()
     import daphne.server  # noqa: F401 - installs the asyncio reactor if none is yet
     from twisted.internet import reactor
 

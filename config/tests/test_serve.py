@@ -23,6 +23,10 @@ import gc, sys
 from config import serve
 serve.prepare(sys.argv[1])
 from twisted.internet import reactor
+from autobahn.websocket import protocol
+from autobahn.twisted import websocket
+assert protocol.hltype(protocol.WebSocketProtocol.sendData) is protocol.WebSocketProtocol.sendData
+assert websocket.hlval(7) == 7  # autobahn's per-frame debug arguments: plain, not coloured
 reactor.callWhenRunning(reactor.stop)  # after what prepare() asked for when running
 reactor.run(installSignalHandlers=False)
 print(type(reactor._asyncioEventloop).__module__, gc.get_threshold()[0], gc.get_freeze_count(),
