@@ -189,7 +189,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
         """channels' dispatch without its `aclose_old_connections()` per event: that hops to the
         process's one thread-sensitive thread for every frame in and every event out, making
         it the bottleneck of the whole process. This consumer never uses that thread's
-        connection; its worker threads close their own (`database_sync_to_async`)."""
+        connection; its worker threads close their own (`database_sync_to_async`).
+
+        A frame in and a relayed frame (the two events of every chat message) go straight to
+        their handlers."""
+        kind = message["type"]
+        if kind == "websocket.receive":
+            await self.receive(message.get("text"), message.get("bytes"))
+            return
+        if kind == "relay":
+            await self.relay(message)
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -232,6 +242,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def signed_in(self, user, token_expires_at: float | None) -> None:
         self.user = user
+        self.user_key = str(user.id)  # as `except_user` carries it
         await self.channel_layer.group_add(user_group(user.id), self.channel_name)
         await in_thread(services.socket_connected)(user_id=user.id, socket_id=self.socket_id)
         heartbeat().add(self.socket_id, user.id)
@@ -420,16 +431,17 @@ class SessionConsumer(AsyncWebsocketConsumer):
         """`frame` to the sockets in the room that are not this user's."""
         await self.channel_layer.group_send(
             consultation_group(session_id),
-            {"type": "relay", "frame": frame, "except_user": str(self.user.id)},
+            {"type": "relay", "frame": frame, "except_user": self.user_key},
         )
 
     async def send_frame(self, frame: dict) -> None:
         await self.send_text(_dumps(frame), frame.get("type"))
 
     async def send_text(self, text: str, kind) -> None:
-        """A frame already written as JSON text (`kind`, its type, for the log only)."""
+        """A frame already written as JSON text (`kind`, its type, for the log only), handed to
+        the server as channels' `send(text_data=...)` does."""
         try:
-            await self.send(text_data=text)
+            await self.base_send({"type": "websocket.send", "text": text})
         except Exception:  # noqa: BLE001 - the client is gone; its disconnect cleans up
             logger.debug("socket %s closed before a %s frame", self.socket_id, kind)
 
@@ -443,7 +455,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         """Every server frame arrives as `{"type": "relay", "frame": ...}` (config.events), or
         already written as JSON, `{"type": "relay", "text": ...}` (a chat message: written once
         for the whole room, not once a socket)."""
-        if self.user is None or event.get("except_user") == str(self.user.id):
+        if self.user is None or event.get("except_user") == self.user_key:
             return
         text = event.get("text")
         if text is not None:

@@ -104,6 +104,16 @@ class BatchingLoopLayer(RedisPubSubLoopLayer):
 
 
 class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
+    # channels-redis reaches the loop layer's methods through `__getattr__`: a new partial, a
+    # proxy coroutine and a lookup by name at every call. The two every chat message calls go
+    # straight to this event loop's layer.
+
+    async def group_send(self, group, message):
+        return await self._get_layer().group_send(group, message)
+
+    async def receive(self, channel):
+        return await self._get_layer().receive(channel)
+
     def _get_layer(self):
         loop = asyncio.get_running_loop()
         try:
