@@ -102,3 +102,26 @@ def test_a_frame_published_without_an_origin_is_delivered():
         return received
 
     assert async_to_sync(run)() == {"type": "m", "n": 1}
+
+
+def test_frames_still_go_out_once_redis_has_forgotten_the_publishing_script():
+    prefix = f"test{uuid.uuid4().hex[:8]}"
+    here, there = _layer(prefix), _layer(prefix)
+    if here is None or there is None:
+        pytest.skip("needs Redis (REDIS_URL)")
+
+    async def run():
+        theirs = await there.new_channel()
+        await there.group_add("room", theirs)
+        await asyncio.gather(*(here.group_send("room", {"type": "m", "n": n}) for n in range(10)))
+        shard = here._get_layer()._shards[0]
+        await shard._redis.script_flush()  # as a restarted Redis: no script by that SHA
+        await asyncio.gather(
+            *(here.group_send("room", {"type": "m", "n": n}) for n in range(10, 20))
+        )
+        got = [(await asyncio.wait_for(there.receive(theirs), 2))["n"] for _ in range(20)]
+        await here.flush()
+        await there.flush()
+        return got
+
+    assert async_to_sync(run)() == list(range(20))
