@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -54,7 +55,7 @@ class BatchingShard(RedisSingleShardConnection):
         super().__init__(host, channel_layer)
         self._pending: list[tuple[str, bytes, asyncio.Future]] = []
         self._publisher: asyncio.Task | None = None
-        self._publish_all = None  # PUBLISH_ALL on the current Redis client
+        self._publish_all: Any = None  # PUBLISH_ALL's Script on the current Redis client
 
     async def publish(self, channel, message) -> None:
         done = asyncio.get_running_loop().create_future()
