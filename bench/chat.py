@@ -396,7 +396,10 @@ class Fleet:
 
 def start_profiler(path: str | None, pids: list[int], seconds: float):
     """py-spy (not a requirement: PY_SPY or `py-spy` on PATH) sampling the first daphne
-    process for `seconds`, written as collapsed stacks to `path`."""
+    process for `seconds`, written as collapsed stacks to `path`. Only samples holding the GIL
+    count (`--gil`): the CPU's time in Python. Without it a thread waiting in a system call, or
+    waiting for the CPU while PostgreSQL runs on it, counts as busy in that call (psycopg's
+    `_send_query_prepared` took 12 % of such samples and 0.2 % of `perf`'s)."""
     if not path:
         return None
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
@@ -404,7 +407,7 @@ def start_profiler(path: str | None, pids: list[int], seconds: float):
         raise SystemExit("--profile needs py-spy (PY_SPY=/path/to/py-spy or on PATH)")
     return subprocess.Popen(  # noqa: S603 - a profiler of our own server
         [spy, "record", "--pid", str(pids[0]), "--duration", str(int(seconds)), "--rate", "200"]
-        + ["--format", "raw", "--nonblocking", "--output", path],
+        + ["--gil", "--format", "raw", "--nonblocking", "--output", path],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
