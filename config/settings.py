@@ -160,7 +160,7 @@ if REDIS_URL:
                 "CONFIG": {
                     # RESP2: redis-py 8 speaks RESP3 by default, whose parser writes every
                     # published message out as text for a debug line before the logger drops
-                    # it (5 % of a daphne process's CPU in the chat benchmark, bench/CHAT.md).
+                    # it (3-4 % of a daphne process's CPU in the chat benchmark, bench/CHAT.md).
                     "hosts": [{"address": url, "protocol": 2} for url in CHANNEL_LAYER_REDIS_URLS],
                     "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi") or "asgi",
                 },

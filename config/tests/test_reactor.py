@@ -145,6 +145,25 @@ def test_a_connection_lost_in_its_flush_is_disconnected_once(loop, reactor, pair
     assert not reactor._writers
 
 
+def test_a_failing_teardown_does_not_hold_up_the_other_writers(loop, reactor, pair):
+    broken, _ = pair
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    fine = Pipe(ours, reactor)
+
+    def lost(reason):
+        raise RuntimeError("a bug in connectionLost")
+
+    broken.connectionLost = lost  # type: ignore[method-assign]
+    broken.writeSomeData = lambda data: ConnectionResetError()  # type: ignore[method-assign]
+    broken.write(b"to nobody")
+    fine.write(b"still delivered")
+    one_pass(loop)
+    assert received(theirs) == b"still delivered"
+    ours.close()
+    theirs.close()
+
+
 def test_readers_are_called_when_their_socket_has_data(loop, reactor, pair):
     pipe, peer = pair
     reads = []
