@@ -202,7 +202,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
+            raise ValueError(f"No handler for message type {kind}")
         await handler(message)
 
     async def connect(self):

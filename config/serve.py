@@ -37,10 +37,10 @@ def install_reactor(loop_name: str) -> None:
 
     if loop_name == "asyncio":
         reactor.install(asyncio.new_event_loop())
-        return
-    import uvloop
+    else:
+        import uvloop
 
-    reactor.install(uvloop.new_event_loop())
+        reactor.install(uvloop.new_event_loop())
 
 
 def _plain(value, *args, **kwargs):

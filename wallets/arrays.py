@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 import uuid
 from itertools import chain, repeat
+from typing import Any
 
 from psycopg import adapt, pq
 from psycopg.postgres import types
@@ -44,7 +45,7 @@ class _ArrayDumper(adapt.Dumper):
     """A one-dimensional array of `element`s: the header, then `elements` packs the rest."""
 
     format = pq.Format.BINARY
-    element = _INT8
+    element: Any  # the element type's info (its oid)
 
     def dump(self, obj: list) -> bytes:
         if not obj:
