@@ -22,12 +22,12 @@ Error codes (stable, listed in the README):
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from chat.models import MAX_BODY_CHARS
@@ -194,8 +194,8 @@ def parse(text: str | None, data: bytes | None = None) -> Frame:
     if len(text) > limit or (4 * len(text) > limit and len(text.encode()) > limit):
         raise FrameError("frame_too_large", f"Frames are at most {limit} bytes.")
     try:
-        content = json.loads(text)
-    except (ValueError, RecursionError):
+        content = orjson.loads(text)  # (strict JSON: no NaN, no lone surrogate, depth <= 1024)
+    except orjson.JSONDecodeError:
         raise FrameError("invalid_json", "The frame is not valid JSON.") from None
     if not isinstance(content, dict):
         raise FrameError("invalid", "A frame is a JSON object with a type.")

@@ -102,14 +102,15 @@ class BatchingLoopLayer(RedisPubSubLoopLayer):
         self._shards = [BatchingShard(host, self) for host in decode_hosts(hosts)]
         self.origin = ORIGIN_MARK + uuid.uuid4().bytes
 
-    async def group_send(self, group, message) -> None:
-        """Delivered at once to this loop's members of `group`, then published (tagged) for the
-        other processes; returns once Redis has it, as before."""
+    async def group_send(self, group, message, skip=None) -> None:
+        """Delivered at once to this loop's members of `group` but `skip` (the sender's own
+        channel, when it handles the message itself), then published (tagged) for the other
+        processes; returns once Redis has it, as before."""
         group_channel = self._get_group_channel_name(group)
         payload = self.channel_layer.serialize(message)
         for channel in self.groups.get(group_channel, ()):
             queue = self.channels.get(channel)
-            if queue is not None:
+            if queue is not None and channel != skip:
                 queue.put_nowait(payload)
         shard = self._get_shard(group_channel)
         await shard.publish(group_channel, self.origin + payload)
@@ -120,8 +121,10 @@ class BatchingPubSubChannelLayer(RedisPubSubChannelLayer):
     # proxy coroutine and a lookup by name at every call. The two every chat message calls go
     # straight to this event loop's layer.
 
-    async def group_send(self, group, message):
-        return await self._get_layer().group_send(group, message)
+    async def group_send(self, group, message, skip=None):
+        """channels' `group_send`; `skip`: a channel of this process left out (its consumer
+        handles the message itself; other processes never had it)."""
+        return await self._get_layer().group_send(group, message, skip)
 
     async def receive(self, channel):
         return await self._get_layer().receive(channel)

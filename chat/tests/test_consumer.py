@@ -400,6 +400,42 @@ async def test_a_message_is_stored_acked_and_broadcast_to_the_room(session, toke
     await consultant.close()
 
 
+@run_async
+async def test_every_socket_in_the_room_gets_the_message_once_the_sender_s_after_its_ack(
+    session, tokens
+):
+    """The sending socket writes its own `message` itself (the layer leaves its channel out):
+    once, after the ack. The sender's other socket in the room gets it too; one that did not
+    join does not."""
+    sending = await joined(session.client, tokens["client"], session.id)
+    other_tab = await joined(session.client, tokens["client"], session.id)
+    not_joined = await signed_in(session.client, tokens["client"])
+    consultant = await joined(session.consultant.user, tokens["consultant"], session.id)
+    await sending.send(
+        {
+            "type": "send_message",
+            "session_id": str(session.id),
+            "client_msg_id": new_id(),
+            "body": "to every tab",
+        }
+    )
+    chat_frames = {"message", "message_ack"}
+    received = []
+    while not await sending.nothing():
+        frame = await sending.recv()
+        if frame["type"] in chat_frames:
+            received.append(frame)
+    assert [frame["type"] for frame in received] == ["message_ack", "message"]
+    message = received[0]["message"]
+    assert received[1]["message"] == message
+    assert (await other_tab.recv_type("message"))["message"] == message
+    assert (await consultant.recv_type("message"))["message"] == message
+    while not await not_joined.nothing():
+        assert (await not_joined.recv())["type"] not in chat_frames
+    for socket in (sending, other_tab, not_joined, consultant):
+        await socket.close()
+
+
 async def _get(model, **kwargs):
     from channels.db import database_sync_to_async
 

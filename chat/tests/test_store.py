@@ -2,7 +2,9 @@
 leaves everything else (resends, strangers, consultations not active) to the service."""
 
 import asyncio
+import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -53,9 +55,33 @@ async def test_a_batch_stores_each_message_once_and_answers_as_the_serializer_wo
     assert [first, again].count(None) == 1
     first = first or again
     assert await _sync(Message.objects.count) == 2
-    for data in (first, third):
+    for text in (first, third):
+        data = json.loads(text)
         stored = await _sync(Message.objects.get, id=data["id"])
         assert data == message_data(stored)
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        datetime(2026, 12, 3, 11, 44, 8, 217209, tzinfo=UTC),
+        datetime(2026, 12, 3, 11, 44, 8, tzinfo=UTC),  # no microseconds: none written
+        datetime(2026, 12, 3, 11, 44, 8, 1000, tzinfo=UTC),
+    ],
+)
+def test_the_message_text_writes_ids_and_time_as_the_serializer_does(created_at):
+    ids = [uuid.uuid4() for _ in range(3)]
+    text = store.message_text(
+        message_id=ids[0], session_id=ids[1], sender_id=ids[2], body="नमस्ते", created_at=created_at
+    )
+    stored = Message(
+        id=ids[0],
+        consultation_id=ids[1],
+        sender_id=ids[2],
+        body="नमस्ते",
+        created_at=created_at,
+    )
+    assert json.loads(text) == message_data(stored)
 
 
 @run_async
