@@ -83,4 +83,4 @@ def install() -> None:
         await daphne_handle_reply(self, protocol, message)
 
     handle_reply.fast_text = True  # type: ignore[attr-defined]
-    Server.handle_reply = handle_reply  # type: ignore[method-assign]
+    Server.handle_reply = handle_reply
