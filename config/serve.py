@@ -63,13 +63,15 @@ def plain_autobahn_log_arguments() -> None:
 def prepare(loop_name: str) -> None:
     """This process made ready for daphne: the reactor on `loop_name`'s loop, autobahn's debug
     lines free when off, text frames out framed and written in one call
-    (`config.websocket_send`), and the collector tuned once the reactor runs (daphne has
-    imported the application by then; no connection has been accepted)."""
+    (`config.websocket_send`), frames in unmasked in one XOR (`config.websocket_mask`), and the
+    collector tuned once the reactor runs (daphne has imported the application by then; no
+    connection has been accepted)."""
     install_reactor(loop_name)
     plain_autobahn_log_arguments()
-    from config import websocket_send  # (after the reactor: it imports daphne's server)
+    from config import websocket_mask, websocket_send  # (after the reactor: daphne's server)
 
     websocket_send.install()
+    websocket_mask.install()
     import daphne.server  # noqa: F401 - installs the asyncio reactor if none is yet
     from twisted.internet import reactor
 

@@ -29,6 +29,7 @@ assert protocol.hltype(protocol.WebSocketProtocol.sendData) is protocol.WebSocke
 assert websocket.hlval(7) == 7  # autobahn's per-frame debug arguments: plain, not coloured
 from daphne.server import Server
 assert Server.handle_reply.fast_text  # config.websocket_send's
+assert protocol.create_xor_masker.integer_below  # config.websocket_mask's
 reactor.callWhenRunning(reactor.stop)  # after what prepare() asked for when running
 reactor.run(installSignalHandlers=False)
 print(type(reactor._asyncioEventloop).__module__, gc.get_threshold()[0], gc.get_freeze_count(),
