@@ -24,6 +24,7 @@ Used when `CHANNEL_LAYER_BACKEND=pubsub` (the default; config/settings.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -34,6 +35,8 @@ from channels_redis.pubsub import (
     _wrap_close,
 )
 from channels_redis.utils import decode_hosts
+
+logger = logging.getLogger("channels_redis.pubsub")  # (its messages, under its name)
 
 # A serialized channels message never starts with a zero byte (msgpack: a map, 0x80-0x8f or
 # 0xde/0xdf; with encryption keys: a Fernet token's base64), so the tag cannot be mistaken.
@@ -85,6 +88,24 @@ class BatchingShard(RedisSingleShardConnection):
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    async def _do_receiving(self) -> None:
+        """channels-redis' loop reading what Redis sends this shard's subscriptions, but waiting
+        for the next message without a timeout while subscribed: its 0.1 s timeout armed and
+        cancelled a timer for every message read (every chat frame: 1.5 % of daphne's samples).
+        A read still ends when the connection does (an error: logged, retried a second later, as
+        before) or when the task is cancelled (`flush`, the loop's end)."""
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    self._receive_message(
+                        await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    )
+                else:
+                    await asyncio.sleep(0.1)
+            except Exception:  # noqa: BLE001 - logged and tried again (a cancellation ends it)
+                logger.exception("Unexpected exception in receive task")
+                await asyncio.sleep(1)
 
     def _receive_message(self, message):
         if message is not None:

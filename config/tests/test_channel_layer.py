@@ -125,3 +125,37 @@ def test_frames_still_go_out_once_redis_has_forgotten_the_publishing_script():
         return got
 
     assert async_to_sync(run)() == list(range(20))
+
+
+def test_a_subscriber_whose_connection_is_killed_reconnects_and_receives_again():
+    """The receiving loop reads without a timeout: a connection Redis drops ends the read, and
+    the next one reconnects and subscribes again."""
+    prefix = f"test{uuid.uuid4().hex[:8]}"
+    here, there = _layer(prefix), _layer(prefix)
+    if here is None or there is None:
+        pytest.skip("needs Redis (REDIS_URL)")
+
+    async def run():
+        theirs = await there.new_channel()
+        await there.group_add("room", theirs)
+        await here.group_send("room", {"type": "m", "n": 0})
+        got = [(await asyncio.wait_for(there.receive(theirs), 2))["n"]]
+        shard = there._get_layer()._shards[0]
+        host, port = shard._pubsub.connection._writer.get_extra_info("sockname")[:2]
+        killed = await here._get_layer()._shards[0]._redis.client_kill_filter(
+            _type="pubsub", addr=f"{host}:{port}"
+        )
+        assert killed == 1
+        for n in range(1, 40):  # until it is back (a retry within about a second)
+            await here.group_send("room", {"type": "m", "n": n})
+            try:
+                got.append((await asyncio.wait_for(there.receive(theirs), 0.1))["n"])
+                break
+            except TimeoutError:
+                continue
+        await here.flush()
+        await there.flush()
+        return got
+
+    got = async_to_sync(run)()
+    assert got[0] == 0 and len(got) == 2, got
