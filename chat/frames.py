@@ -9,7 +9,7 @@ Error codes (stable, listed in the README):
 | code | when |
 | --- | --- |
 | `frame_too_large` | the frame is over `WS_MAX_FRAME_BYTES` (8 KiB), or binary and that large |
-| `invalid_json` | not JSON, or a binary frame |
+| `invalid_json` | not strict JSON (`NaN`, lone surrogates, over 1,024 levels deep), or binary |
 | `invalid` | not a JSON object, no `type` string, a missing or wrongly typed field |
 | `unknown_type` | a `type` the server does not know |
 | `not_authenticated` | any frame but `authenticate`/`ping` before authentication |

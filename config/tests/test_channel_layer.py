@@ -142,8 +142,10 @@ def test_a_subscriber_whose_connection_is_killed_reconnects_and_receives_again()
         got = [(await asyncio.wait_for(there.receive(theirs), 2))["n"]]
         shard = there._get_layer()._shards[0]
         host, port = shard._pubsub.connection._writer.get_extra_info("sockname")[:2]
-        killed = await here._get_layer()._shards[0]._redis.client_kill_filter(
-            _type="pubsub", addr=f"{host}:{port}"
+        killed = (
+            await here._get_layer()
+            ._shards[0]
+            ._redis.client_kill_filter(_type="pubsub", addr=f"{host}:{port}")
         )
         assert killed == 1
         for n in range(1, 40):  # until it is back (a retry within about a second)
