@@ -1,12 +1,12 @@
 """daphne's `websocket.send` of a text frame, written as one WebSocket frame straight to the socket
 (`python -m config.serve` installs it).
 
-Every frame the application sends passes through five layers before Twisted has its bytes:
+Every frame the application sends passes through six layers before Twisted has its bytes:
 daphne's `Server.handle_reply` (a coroutine) and its protocol's `handle_reply` and `serverSend`,
 then autobahn's `sendMessage` (its argument asserts, compression, fragmentation), `sendFrame` (any
 opcode, masking, repeated payloads for fuzzing) and `sendData` (chopping, a send queue). A chat
-message writes three frames (the ack, the message to each socket of the room): those layers were
-about 6 % of daphne's samples (bench/CHAT.md). Here a text frame on an open connection that uses
+message writes three frames (the ack, the message to each socket of the room): 6 % of daphne's
+samples were under daphne's `handle_reply`, Twisted's write included (bench/CHAT.md). Here a text frame on an open connection that uses
 none of those features (the connections daphne makes: no compression, no fragmentation, no
 logging of frames, nothing queued) is framed here and written in one call, counted in autobahn's
 traffic statistics as before. Anything else (bytes, an empty text, a closed or closing
