@@ -6,12 +6,12 @@ daphne's `Server.handle_reply` (a coroutine) and its protocol's `handle_reply` a
 then autobahn's `sendMessage` (its argument asserts, compression, fragmentation), `sendFrame` (any
 opcode, masking, repeated payloads for fuzzing) and `sendData` (chopping, a send queue). A chat
 message writes three frames (the ack, the message to each socket of the room): 6 % of daphne's
-samples were under daphne's `handle_reply`, Twisted's write included (bench/CHAT.md). Here a text frame on an open connection that uses
-none of those features (the connections daphne makes: no compression, no fragmentation, no
-logging of frames, nothing queued) is framed here and written in one call, counted in autobahn's
-traffic statistics as before. Anything else (bytes, an empty text, a closed or closing
-connection, a compressed one, a frame over the payload limit) goes through daphne's own path
-unchanged, with its errors.
+samples were under daphne's `handle_reply`, Twisted's write included (bench/CHAT.md). Here a
+text frame on an open connection that uses none of those features (the connections daphne makes:
+no compression, no fragmentation, no logging of frames, nothing queued) is framed here and
+written in one call, counted in autobahn's traffic statistics as before. Anything else (bytes,
+an empty text, a closed or closing connection, a compressed one, a frame over the payload limit)
+goes through daphne's own path unchanged, with its errors.
 """
 
 from __future__ import annotations
