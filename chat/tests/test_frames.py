@@ -40,6 +40,23 @@ def test_deeply_nested_json_is_invalid_not_a_crash():
     assert error.value.code in {"invalid_json", "invalid"}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "ping", "ref": NaN}',  # not JSON, though Python's json takes it
+        '{"type": "ping", "ref": Infinity}',
+        '{"type": "ping", "ref": 1e400}',  # a number no double holds
+        '{"type": "ping", "ref": "\\ud800"}',  # a lone surrogate: no UTF-8 text can carry it
+        "[" * 1025 + "]" * 1025,  # deeper than 1,024 levels
+        '{"type": "ping",}',
+    ],
+)
+def test_json_is_parsed_strictly(text):
+    with pytest.raises(FrameError) as error:
+        parse(text)
+    assert error.value.code == "invalid_json"
+
+
 def test_message_ids_are_deduplicated_and_bounded():
     one = str(uuid.uuid4())
     frame = parse(
