@@ -68,11 +68,11 @@ def prepare(loop_name: str) -> None:
     connection has been accepted)."""
     install_reactor(loop_name)
     plain_autobahn_log_arguments()
-    from config import websocket_mask, websocket_send  # (after the reactor: daphne's server)
+    # After the reactor: websocket_send imports daphne's server, which keeps the reactor it finds.
+    from config import websocket_mask, websocket_send
 
     websocket_send.install()
     websocket_mask.install()
-    import daphne.server  # noqa: F401 - installs the asyncio reactor if none is yet
     from twisted.internet import reactor
 
     from config.garbage import tune_collector

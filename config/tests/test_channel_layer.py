@@ -53,11 +53,18 @@ def _layer(prefix: str) -> BatchingPubSubChannelLayer | None:
     return BatchingPubSubChannelLayer(hosts=hosts, prefix=prefix) if hosts else None
 
 
-def test_a_group_send_reaches_this_process_once_and_the_other_processes_through_redis():
+@pytest.fixture
+def processes() -> tuple[BatchingPubSubChannelLayer, BatchingPubSubChannelLayer]:
+    """Two layers on one prefix, as two daphne processes have them."""
     prefix = f"test{uuid.uuid4().hex[:8]}"
-    here, there = _layer(prefix), _layer(prefix)  # two daphne processes
+    here, there = _layer(prefix), _layer(prefix)
     if here is None or there is None:
         pytest.skip("needs Redis (REDIS_URL)")
+    return here, there
+
+
+def test_a_group_send_reaches_this_process_once_and_the_other_processes_through_redis(processes):
+    here, there = processes
 
     async def drain(layer, channel) -> list[int]:
         got = []
@@ -104,11 +111,8 @@ def test_a_frame_published_without_an_origin_is_delivered():
     assert async_to_sync(run)() == {"type": "m", "n": 1}
 
 
-def test_frames_still_go_out_once_redis_has_forgotten_the_publishing_script():
-    prefix = f"test{uuid.uuid4().hex[:8]}"
-    here, there = _layer(prefix), _layer(prefix)
-    if here is None or there is None:
-        pytest.skip("needs Redis (REDIS_URL)")
+def test_frames_still_go_out_once_redis_has_forgotten_the_publishing_script(processes):
+    here, there = processes
 
     async def run():
         theirs = await there.new_channel()
@@ -127,13 +131,10 @@ def test_frames_still_go_out_once_redis_has_forgotten_the_publishing_script():
     assert async_to_sync(run)() == list(range(20))
 
 
-def test_a_subscriber_whose_connection_is_killed_reconnects_and_receives_again():
+def test_a_subscriber_whose_connection_is_killed_reconnects_and_receives_again(processes):
     """The receiving loop reads without a timeout: a connection Redis drops ends the read, and
     the next one reconnects and subscribes again."""
-    prefix = f"test{uuid.uuid4().hex[:8]}"
-    here, there = _layer(prefix), _layer(prefix)
-    if here is None or there is None:
-        pytest.skip("needs Redis (REDIS_URL)")
+    here, there = processes
 
     async def run():
         theirs = await there.new_channel()
