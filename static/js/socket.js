@@ -41,7 +41,7 @@ export class Socket {
     // The browser knows the network is gone long before a ping times out: drop the socket at
     // once (so pages show "reconnecting" and queue what they send) and retry as soon as it is
     // back, instead of waiting out the backoff.
-    this.onOffline = () => this.ws && this.ws.close();
+    this.onOffline = () => this.drop();
     this.onOnline = () => {
       if (this.state !== "reconnecting") return;
       clearTimeout(this.retryTimer);
@@ -78,14 +78,17 @@ export class Socket {
   }
 
   open() {
-    this.ws = new WebSocket(this.url);
-    this.ws.addEventListener("open", () => {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    // A socket given up by drop() may still say something while it closes: not heard.
+    const current = (handler) => (event) => ws === this.ws && handler(event);
+    ws.addEventListener("open", current(() => {
       this.attempt = 0;
       this.setState("open");
       this.keepAlive();
       this.emit("open");
-    });
-    this.ws.addEventListener("message", (event) => {
+    }));
+    ws.addEventListener("message", current((event) => {
       this.heardFrom();
       let frame;
       try {
@@ -94,8 +97,19 @@ export class Socket {
         return;
       }
       if (frame && typeof frame.type === "string") this.emit(frame.type, frame);
-    });
-    this.ws.addEventListener("close", (event) => this.closed(event.code));
+    }));
+    ws.addEventListener("close", current((event) => this.closed(event.code)));
+  }
+
+  // Gives the connection up at once, without waiting for its closing handshake: with the
+  // network gone (or the connection dead) the server's answer may never come, and the browser
+  // waits up to a minute before it reports the close.
+  drop() {
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED || this.closedByUs) return; // closed() ran
+    this.ws = null;
+    ws.close();
+    this.closed(1006);
   }
 
   closed(code) {
@@ -122,8 +136,8 @@ export class Socket {
     this.pingTimer = setInterval(() => {
       this.send({ type: "ping" });
       clearTimeout(this.deadTimer);
-      // No frame at all within DEAD_AFTER_MS: the connection is dead; close to reconnect.
-      this.deadTimer = setTimeout(() => this.ws && this.ws.close(), DEAD_AFTER_MS);
+      // No frame at all within DEAD_AFTER_MS: the connection is dead; drop it and reconnect.
+      this.deadTimer = setTimeout(() => this.drop(), DEAD_AFTER_MS);
     }, PING_EVERY_MS);
   }
 
@@ -176,7 +190,8 @@ export class Socket {
     clearTimeout(this.retryTimer);
     window.removeEventListener("offline", this.onOffline);
     window.removeEventListener("online", this.onOnline);
-    if (this.ws) this.ws.close(1000);
+    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) this.ws.close(1000);
+    else this.setState("closed"); // already down, waiting to retry
   }
 }
 
