@@ -18,6 +18,9 @@ delivered as before. A process's own sockets then get the frame without waiting 
 its echo costs a parse instead of a decode and a queue per socket (bench/CHAT.md, "2 December
 2026, evening").
 
+A socket that closes leaves its channel to be unsubscribed in the background, with the others
+closing meanwhile in one command (`BatchingLoopLayer.receive`).
+
 Used when `CHANNEL_LAYER_BACKEND=pubsub` (the default; config/settings.py).
 """
 
@@ -59,6 +62,8 @@ class BatchingShard(RedisSingleShardConnection):
         self._pending: list[tuple[str, bytes, asyncio.Future]] = []
         self._publisher: asyncio.Task | None = None
         self._publish_all: Any = None  # PUBLISH_ALL's Script on the current Redis client
+        self._leaving: set[str] = set()  # channels to unsubscribe (`unsubscribe_soon`)
+        self._unsubscriber: asyncio.Task | None = None
 
     async def publish(self, channel, message) -> None:
         done = asyncio.get_running_loop().create_future()
@@ -88,6 +93,41 @@ class BatchingShard(RedisSingleShardConnection):
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    def unsubscribe_soon(self, channel: str) -> None:
+        """Unsubscribes `channel` in a task of the shard's own, with every other channel left
+        meanwhile in one command (a bulk close: one round trip, not one per socket)."""
+        self._leaving.add(channel)
+        if self._unsubscriber is None or self._unsubscriber.done():
+            self._unsubscriber = asyncio.ensure_future(self._unsubscribe_leaving())
+
+    async def _unsubscribe_leaving(self) -> None:
+        while self._leaving:
+            async with self._lock:  # the lock subscribe and publish take too
+                subscribed, receiving = self._subscribed_to, self.channel_layer.channels
+                # (one received again meanwhile keeps its subscription)
+                batch = {c for c in self._leaving if c in subscribed and c not in receiving}
+                self._leaving = set()
+                if not batch:
+                    continue
+                try:
+                    self._ensure_redis()
+                    self._ensure_receiver()
+                    await self._pubsub.unsubscribe(*batch)
+                except Exception:  # noqa: BLE001 - a lost connection forgets them anyway
+                    logger.exception("Could not unsubscribe %d channels", len(batch))
+                else:
+                    self._subscribed_to -= batch
+
+    async def flush(self) -> None:
+        """channels-redis' `flush` (its connection closed, every subscription with it), what
+        was left to unsubscribe forgotten first."""
+        self._leaving = set()
+        if self._unsubscriber is not None:
+            self._unsubscriber.cancel()
+            await asyncio.gather(self._unsubscriber, return_exceptions=True)
+            self._unsubscriber = None
+        await super().flush()
 
     async def _do_receiving(self) -> None:
         """channels-redis' loop reading what Redis sends this shard's subscriptions, but waiting
@@ -122,6 +162,23 @@ class BatchingLoopLayer(RedisPubSubLoopLayer):
         super().__init__(hosts, *args, **kwargs)
         self._shards = [BatchingShard(host, self) for host in decode_hosts(hosts)]
         self.origin = ORIGIN_MARK + uuid.uuid4().bytes
+
+    async def receive(self, channel):
+        """channels-redis' `receive`, but a cancelled one (its socket closed) leaves its channel
+        to the shard to unsubscribe (`unsubscribe_soon`) and ends at once. channels-redis
+        unsubscribed inside the cancellation, each closing socket waiting its turn for the
+        shard's lock; a second cancellation meanwhile (daphne cancels every application as it
+        shuts down) cut that short, logged as an ERROR, the subscription left behind."""
+        if channel not in self.channels:
+            await self._subscribe_to_channel(channel)
+        queue = self.channels[channel]
+        try:
+            message = await queue.get()
+        except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+            if self.channels.pop(channel, None) is not None:
+                self._get_shard(channel).unsubscribe_soon(channel)
+            raise
+        return self.channel_layer.deserialize(message)
 
     async def group_send(self, group, message, skip=None) -> None:
         """Delivered at once to this loop's members of `group` but `skip` (the sender's own

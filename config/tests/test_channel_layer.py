@@ -1,6 +1,8 @@
 """config/channel_layer.py: publishes that wait together go in one pipeline, in their order."""
 
 import asyncio
+import contextlib
+import logging
 import uuid
 
 import pytest
@@ -162,3 +164,84 @@ def test_a_subscriber_whose_connection_is_killed_reconnects_and_receives_again(p
 
     got = async_to_sync(run)()
     assert got[0] == 0 and len(got) == 2, got
+
+
+def test_a_receive_cancelled_twice_while_the_shard_is_busy_still_unsubscribes(processes, caplog):
+    """A socket's receive is cancelled as it closes, and again when daphne shuts down (it
+    cancels every application): the channel is still unsubscribed, nothing is logged, and the
+    channels closing together go in one command."""
+    here, _ = processes
+
+    async def run():
+        loop_layer = here._get_layer()
+        channels = [await here.new_channel() for _ in range(5)]
+        shard = loop_layer._shards[0]
+        commands = []
+        unsubscribe = shard._pubsub.unsubscribe
+
+        async def counted(*names):
+            commands.append(names)
+            return await unsubscribe(*names)
+
+        shard._pubsub.unsubscribe = counted
+        receives = [asyncio.ensure_future(here.receive(channel)) for channel in channels]
+        await asyncio.sleep(0.05)
+        async with shard._lock:  # the shard busy (a publish under way)
+            for task in receives:
+                task.cancel()
+            await asyncio.sleep(0)
+            for task in receives:
+                task.cancel()  # daphne's shutdown
+            results = await asyncio.gather(*receives, return_exceptions=True)
+        await shard._unsubscriber
+        subscribed = set(shard._subscribed_to)
+        in_redis = {name.decode() for name in await shard._redis.pubsub_channels(f"{here.prefix}*")}
+        await here.flush()
+        return channels, results, commands, subscribed, in_redis
+
+    channels, results, commands, subscribed, in_redis = async_to_sync(run)()
+    assert all(isinstance(result, asyncio.CancelledError) for result in results)
+    assert commands == [tuple(commands[0])] and set(commands[0]) == set(channels)
+    assert not subscribed & set(channels)
+    assert not in_redis & set(channels)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_channel_received_again_before_its_unsubscribe_stays_subscribed(processes):
+    """A channel given up while the shard unsubscribes others, then received again before the
+    shard's next command, keeps its new subscription."""
+    here, there = processes
+
+    async def run():
+        other, channel = await here.new_channel(), await here.new_channel()
+        shard = here._get_layer()._shards[0]
+        unsubscribe, underway, go_on = shard._pubsub.unsubscribe, asyncio.Event(), asyncio.Event()
+
+        async def slow(*names):
+            underway.set()
+            await go_on.wait()
+            return await unsubscribe(*names)
+
+        shard._pubsub.unsubscribe = slow
+
+        async def give_up(receive):  # as a closing socket's consumer does
+            task = asyncio.ensure_future(receive)
+            await asyncio.sleep(0.01)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        await give_up(here.receive(other))
+        await underway.wait()  # the shard unsubscribes `other`, holding its lock
+        await give_up(here.receive(channel))  # given up...
+        again = asyncio.ensure_future(here.receive(channel))  # ...and asked for again
+        await asyncio.sleep(0.01)
+        go_on.set()
+        await shard._unsubscriber
+        await there._get_layer().send(channel, {"type": "m", "n": 1})
+        received = await asyncio.wait_for(again, 2)
+        await here.flush()
+        await there.flush()
+        return received
+
+    assert async_to_sync(run)() == {"type": "m", "n": 1}
