@@ -17,6 +17,9 @@ Decorate a DRF view's handler with `@idempotent`:
   can be taken over.
 * Answers below 500 are stored (errors too: a refused debit stays refused for its key); a 5xx or
   an unexpected exception deletes the claim so the client may retry.
+* A Stripe client secret in an answer is not stored with it (it lets whoever holds it pay the
+  PaymentIntent; Stripe asks that it be kept from anyone but the customer, and operators read
+  these records): a replay asks Stripe for it again, while the payment is still to pay.
 * Records are kept for `RETENTION` (24 h) at least; `purge_idempotency_records()` (the
   `purge_idempotency_keys` command, or a beat task) deletes older ones.
 """
@@ -35,11 +38,13 @@ from rest_framework.response import Response
 
 from config.errors import Conflict, Invalid
 from wallets.errors import IdempotencyKeyReused
-from wallets.models import IdempotencyRecord
+from wallets.models import IdempotencyRecord, Payment
+from wallets.payments import checkout_fields
 
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 STALE_CLAIM = timedelta(minutes=2)
+SECRET = "client_secret"  # (wallets.payments.checkout_fields: Stripe's, beside a payment_id)
 
 
 def request_hash(data) -> str:
@@ -92,7 +97,7 @@ def idempotent(handler):
             if record.status_code is None:
                 raise Conflict("A request with this Idempotency-Key is in progress.")
             return Response(
-                record.response_body,
+                _with_secrets(record.response_body, user),
                 status=record.status_code,
                 headers={"Idempotent-Replayed": "true"},
             )
@@ -107,13 +112,38 @@ def idempotent(handler):
         if response.status_code >= 500:
             IdempotencyRecord.objects.filter(user=user, scope=scope, key=key).delete()
             return response
-        body = json.loads(json.dumps(response.data, default=str))
+        body = _without_secrets(json.loads(json.dumps(response.data, default=str)))
         IdempotencyRecord.objects.filter(user=user, scope=scope, key=key).update(
             status_code=response.status_code, response_body=body
         )
         return response
 
     return wrapper
+
+
+def _without_secrets(value):
+    """A JSON answer as its record keeps it: every client secret null."""
+    if isinstance(value, dict):
+        return {k: None if k == SECRET else _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value
+
+
+def _with_secrets(value, user):
+    """A stored answer replayed: each payment's client secret asked of the gateway again (a
+    network call), for a payment of `user`'s still to pay; null otherwise, as when first shown
+    after it was made (`checkout_fields(fetch=True)`)."""
+    if isinstance(value, list):
+        return [_with_secrets(item, user) for item in value]
+    if not isinstance(value, dict):
+        return value
+    value = {k: _with_secrets(v, user) for k, v in value.items()}
+    if SECRET in value and value[SECRET] is None and value.get("payment_id"):
+        payment = Payment.objects.filter(id=value["payment_id"], user=user).first()
+        if payment is not None:
+            value[SECRET] = checkout_fields(payment, fetch=True).get(SECRET)
+    return value
 
 
 def purge_idempotency_records(*, older_than: timedelta = RETENTION) -> int:

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.tests.factories import ClientFactory
 from wallets import payments
 from wallets.gateway import GatewayDeclined, GatewayTimeout, get_gateway
-from wallets.models import EntryKind, LedgerEntry, Payment, WebhookEvent
+from wallets.models import EntryKind, IdempotencyRecord, LedgerEntry, Payment, WebhookEvent
 from wallets.reconcile import check_ledger
 from wallets.services import wallet_for
 from wallets.stripe_gateway import StripeGateway
@@ -461,3 +461,47 @@ def test_charge_refunded_and_refund_failed_events_settle_a_pending_refund(stripe
     assert wallet_for(user=user).balance == 40_000  # the failed refund came back once
     assert check_ledger().clean
     assert Refund.objects.count() == 2
+
+
+def test_a_replayed_recharge_asks_stripe_for_its_client_secret_which_is_never_stored(
+    stripe_api, api, db
+):
+    user = ClientFactory()
+    stripe_api.post(f"{API}/payment_intents", json=intent("pi_1", 50_000))
+    stripe_api.get(f"{API}/payment_intents/pi_1", json=intent("pi_1", 50_000))
+    api.force_authenticate(user)
+
+    def recharge():
+        body = {"amount": 50_000}
+        return api.post("/api/v1/wallet/recharge", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+
+    first = recharge()
+    assert first.json()["client_secret"] == "pi_1_secret_abc"
+    record = IdempotencyRecord.objects.get(user=user, key="r-1")
+    assert "pi_1_secret_abc" not in json.dumps(record.response_body)
+    assert record.response_body["client_secret"] is None
+
+    again = recharge()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()  # the secret asked of Stripe again
+    assert Payment.objects.filter(user=user).count() == 1
+
+    succeed(stripe_api)  # paid meanwhile: nothing left to confirm, no secret
+    assert verify(api, first.json()["payment_id"]).status_code == 200
+    assert recharge().json() == {**first.json(), "client_secret": None}
+    stripe_api.get(f"{API}/payment_intents/pi_1", status=503)  # never asked for a paid one
+    assert recharge().json()["client_secret"] is None
+
+
+def test_a_replayed_answer_names_no_secret_of_another_user(stripe_api, api, db):
+    """A stored answer refilled only with its own user's payments' secrets."""
+    from wallets.idempotency import _with_secrets
+
+    owner, other = ClientFactory(), ClientFactory()
+    assert open_recharge(stripe_api, api, owner).status_code == 201
+    stripe_api.get(f"{API}/payment_intents/pi_1", json=intent("pi_1", 50_000))
+    payment = Payment.objects.get(user=owner)
+    stored = {"payment_id": str(payment.id), "client_secret": None}
+    assert _with_secrets(stored, owner)["client_secret"] == "pi_1_secret_abc"
+    assert _with_secrets(stored, other)["client_secret"] is None
+    assert _with_secrets([{"booking": stored}], owner)[0]["booking"]["client_secret"]
