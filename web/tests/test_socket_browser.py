@@ -42,7 +42,9 @@ def test_going_offline_shows_reconnecting_at_once_though_the_close_is_never_answ
     page.wait_for_function("() => window.states.at(-1) === 'open'", timeout=5000)
 
     assert len(connections) == 2
-    connections[0].send('{"type": "pong"}')  # the socket given up, still not closed
+    connections[0].close()  # the socket given up closes at last: not heard
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.states") == ["open", "reconnecting", "open"]
     connections[1].close(code=4401)  # the new one: signed out
     page.wait_for_function("() => window.states.at(-1) === 'closed'", timeout=5000)
     assert page.evaluate("window.states") == ["open", "reconnecting", "open", "closed"]
