@@ -114,7 +114,7 @@ class BatchingShard(RedisSingleShardConnection):
                     self._ensure_redis()
                     self._ensure_receiver()
                     await self._pubsub.unsubscribe(*batch)
-                except Exception:  # noqa: BLE001 - a lost connection forgets them anyway
+                except Exception:  # noqa: BLE001 - logged; what still comes for them finds no queue
                     logger.exception("Could not unsubscribe %d channels", len(batch))
                 else:
                     self._subscribed_to -= batch
