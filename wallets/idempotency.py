@@ -19,7 +19,7 @@ Decorate a DRF view's handler with `@idempotent`:
   an unexpected exception deletes the claim so the client may retry.
 * A Stripe client secret in an answer is not stored with it (it lets whoever holds it pay the
   PaymentIntent; Stripe asks that it be kept from anyone but the customer, and operators read
-  these records): a replay asks Stripe for it again, while the payment is still to pay.
+  these records): a replay asks Stripe for it again (null if Stripe does not answer).
 * Records are kept for `RETENTION` (24 h) at least; `purge_idempotency_records()` (the
   `purge_idempotency_keys` command, or a beat task) deletes older ones.
 """
@@ -39,7 +39,7 @@ from rest_framework.response import Response
 from config.errors import Conflict, Invalid
 from wallets.errors import IdempotencyKeyReused
 from wallets.models import IdempotencyRecord, Payment
-from wallets.payments import checkout_fields
+from wallets.payments import fetch_client_secret
 
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
@@ -132,8 +132,7 @@ def _without_secrets(value):
 
 def _with_secrets(value, user):
     """A stored answer replayed: each payment's client secret asked of the gateway again (a
-    network call), for a payment of `user`'s still to pay; null otherwise, as when first shown
-    after it was made (`checkout_fields(fetch=True)`)."""
+    network call), for a payment of `user`'s only."""
     if isinstance(value, list):
         return [_with_secrets(item, user) for item in value]
     if not isinstance(value, dict):
@@ -142,7 +141,7 @@ def _with_secrets(value, user):
     if SECRET in value and value[SECRET] is None and value.get("payment_id"):
         payment = Payment.objects.filter(id=value["payment_id"], user=user).first()
         if payment is not None:
-            value[SECRET] = checkout_fields(payment, fetch=True).get(SECRET)
+            value[SECRET] = fetch_client_secret(payment)
     return value
 
 

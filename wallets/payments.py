@@ -168,9 +168,18 @@ def checkout_fields(payment: Payment, *, fetch: bool = False, secret: bool = Tru
 
 
 def _fetch_client_secret(payment: Payment) -> str | None:
+    if payment.status != PaymentStatus.CREATED:
+        return None  # paid or failed: nothing left to confirm here
+    return fetch_client_secret(payment)
+
+
+def fetch_client_secret(payment: Payment) -> str | None:
+    """`payment`'s client secret asked of its gateway (Stripe), whatever its status: for an
+    idempotent replay, which answers what the first answer said (wallets/idempotency.py). None
+    when the gateway does not answer or is not the payment's."""
     gateway = get_gateway()
-    if payment.status != PaymentStatus.CREATED or gateway.name != payment.gateway:
-        return None  # paid, failed or another gateway's: nothing left to confirm here
+    if gateway.name != payment.gateway:
+        return None
     try:
         secret = gateway.fetch_client_secret(payment.gateway_order_id)
     except GatewayError as exc:
